@@ -1,0 +1,46 @@
+"""apirun: run ordered HTTP requests described in YAML, with captures and expectations.
+
+The public API, loaded on first use so that ``apirun --version`` stays instant::
+
+    from runner import load_file, run_spec
+    result = run_spec(load_file("specs/users.yaml"))
+    print(result.passed)
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "load_file": "loader",
+    "load_text": "loader",
+    "run_spec": "engine",
+    "run_specs": "engine",
+    "RunOptions": "engine",
+    "Spec": "model",
+    "Step": "model",
+    "Source": "source",
+    "RunResult": "results",
+    "FileResult": "results",
+    "StepResult": "results",
+    "ExpectationResult": "results",
+    "Outcome": "results",
+    "ApirunError": "errors",
+    "SpecError": "errors",
+    "TemplateError": "errors",
+    "TransportError": "errors",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'runner' has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value

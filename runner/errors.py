@@ -1,0 +1,50 @@
+"""One tree of errors: a broken spec is not a broken network, and neither is a failed check.
+
+Failed expectations are data (see results.py); only problems that stop a step or a file raise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .source import Source
+
+
+class ApirunError(Exception):
+    """Base of everything apirun raises on purpose."""
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One problem in a spec file, with where it is and what would fix it."""
+
+    message: str
+    source: Source
+    step: str | None = None
+    hint: str | None = None
+
+
+class SpecError(ApirunError):
+    """The spec file cannot be run as written. Carries every problem found in the file."""
+
+    def __init__(self, diagnostics: list[Diagnostic], lines: tuple[str, ...] = ()):
+        self.diagnostics = diagnostics
+        self.lines = lines  # the file's text, so the report can quote the line
+        super().__init__("\n".join(f"{d.source}: {d.message}" for d in diagnostics))
+
+
+class TemplateError(ApirunError):
+    """A template could not be rendered: undefined variable, bad filter, unsafe access."""
+
+    def __init__(self, message: str, source: Source | None = None):
+        self.message = message
+        self.source = source
+        super().__init__(message)
+
+
+class TransportError(ApirunError):
+    """The request never got a complete response: refused, timed out, TLS, broken body."""
+
+    def __init__(self, message: str):
+        self.message = message
+        super().__init__(message)

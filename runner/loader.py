@@ -1,0 +1,566 @@
+"""Spec files → the typed model (model.py), checking shape, keys and syntax on the way.
+
+Every problem in a file is collected (with its line and column, the step, and a did-you-mean
+for near-miss keys) and raised together as one SpecError, before anything is sent.
+"""
+
+from __future__ import annotations
+
+import difflib
+import keyword
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from . import templating
+from .errors import Diagnostic, SpecError, TemplateError
+from .model import Capture, Defaults, Expectation, Query, Request, Spec, Step, Variable
+from .operators import OPERATORS, QueryError, check_operand, compile_jsonpath, compile_regex
+from .operators.predicates import check_status_operand
+from .source import Source
+from .yamlsource import LocDict, LocList, YAMLSyntaxError, parse_yaml
+
+FILE_KEYS = ("name", "base_url", "vars", "defaults", "steps")
+DEFAULTS_KEYS = ("headers", "timeout", "verify")
+STEP_KEYS = ("name", "request", "expect", "capture")
+REQUEST_KEYS = (
+    "method",
+    "url",
+    "params",
+    "headers",
+    "json",
+    "data",
+    "form",
+    "timeout",
+    "follow_redirects",
+)
+BODY_KEYS = ("json", "data", "form")
+EXPECT_KEYS = ("status", "headers", "jsonpath", "body")
+CAPTURE_KINDS = ("header", "jsonpath", "regex", "status", "cookie", "body")
+EXPECTATION_OPERATORS = (*OPERATORS, "exists")
+# Names the engine provides (or will): a spec may not define them as variables.
+RESERVED_NAMES = frozenset({"env", "response", "item", "index"})
+_IDENTIFIER = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
+_JINJA_WORDS = frozenset({"true", "false", "none", "True", "False", "None", "and", "or", "not"})
+_METHOD = re.compile(r"\A[A-Za-z]+\Z")
+
+
+def load_file(path: str | Path) -> Spec:
+    """Read and check one spec file; raise SpecError listing every problem in it."""
+    name = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise SpecError(
+            [Diagnostic(f"cannot read the spec file: {reason}", Source(name, 1))]
+        ) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise SpecError(
+            [Diagnostic("the spec file is not UTF-8 text", Source(name, line))]
+        ) from None
+    return load_text(text, name)
+
+
+def load_text(text: str, path: str = "<spec>") -> Spec:
+    """Check and build a spec from YAML text; ``path`` only names it in messages."""
+    try:
+        document = parse_yaml(text)
+    except YAMLSyntaxError as exc:
+        diagnostic = Diagnostic(exc.message, Source(path, *exc.position))
+        raise SpecError([diagnostic], tuple(text.splitlines())) from None
+    builder = _Builder(path)
+    spec = builder.spec(document, text)
+    if builder.diagnostics or spec is None:
+        raise SpecError(builder.diagnostics, tuple(text.splitlines()))
+    return spec
+
+
+def _suggest(word: Any, choices: Iterable[str]) -> str | None:
+    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else None
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+class _Builder:
+    """Walks the YAML data once, building the model and collecting diagnostics."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.diagnostics: list[Diagnostic] = []
+        self.step: str | None = None
+
+    # -- positions and errors -------------------------------------------------------------
+
+    def source(self, container: Any = None, key: Any = None, *, value: bool = False) -> Source:
+        if isinstance(container, LocDict):
+            if key is None:
+                return Source(self.path, *container.position)
+            table = container.value_positions if value else container.key_positions
+            return Source(self.path, *table.get(key, container.position))
+        if isinstance(container, LocList):
+            if isinstance(key, int) and key < len(container.item_positions):
+                return Source(self.path, *container.item_positions[key])
+            return Source(self.path, *container.position)
+        return Source(self.path, 1)
+
+    def error(self, message: str, source: Source, hint: str | None = None) -> None:
+        if hint:
+            message = f"{message} — {hint}"
+        self.diagnostics.append(Diagnostic(message, source, self.step, hint))
+
+    def expect_type(
+        self, value: Any, types: type | tuple[type, ...], what: str, where: Source
+    ) -> bool:
+        ok = isinstance(value, types) and not (
+            isinstance(value, bool) and bool not in _as_tuple(types)
+        )
+        if not ok:
+            self.error(f"{what}, found {_type_name(value)}", where)
+        return ok
+
+    def mapping(self, value: Any, what: str, where: Source) -> LocDict | None:
+        return value if self.expect_type(value, dict, f"{what} must be a mapping", where) else None
+
+    def check_keys(
+        self, mapping: LocDict, allowed: tuple[str, ...], where: str, required: tuple[str, ...] = ()
+    ) -> None:
+        for key in mapping:
+            if key not in allowed:
+                self.error(
+                    f"unknown key '{key}' in {where}",
+                    self.source(mapping, key),
+                    _suggest(key, allowed) or f"valid keys: {', '.join(allowed)}",
+                )
+        for key in required:
+            if key not in mapping:
+                self.error(f"{where} is missing the required key '{key}'", self.source(mapping))
+
+    def prepare(self, value: Any, source: Source) -> Any:
+        """Compile the templates inside a value; keep it as plain data when it has none."""
+        if isinstance(value, str):
+            try:
+                return templating.compile_string(value, source)
+            except TemplateError as exc:
+                self.error(exc.message, exc.source or source)
+                return value
+        if isinstance(value, dict):
+            items = tuple(
+                (key, self.prepare(item, self.source(value, key, value=True)))
+                for key, item in value.items()
+            )
+            if any(isinstance(item, templating.Dynamic) for _, item in items):
+                return templating.DynDict(items)
+            return value
+        if isinstance(value, list):
+            prepared = tuple(
+                self.prepare(item, self.source(value, i)) for i, item in enumerate(value)
+            )
+            if any(isinstance(item, templating.Dynamic) for item in prepared):
+                return templating.DynList(prepared)
+            return value
+        return value
+
+    def variable_name(self, name: Any, where: Source, what: str) -> bool:
+        if not isinstance(name, str) or not _IDENTIFIER.match(name) or keyword.iskeyword(name):
+            self.error(
+                f"{what} name {name!r} is not a valid name (letters, digits and _, "
+                "not starting with a digit)",
+                where,
+            )
+            return False
+        if name in RESERVED_NAMES or name in _JINJA_WORDS:
+            self.error(f"{what} name '{name}' is reserved", where)
+            return False
+        return True
+
+    # -- the file ----------------------------------------------------------------------------
+
+    def spec(self, document: Any, text: str) -> Spec | None:
+        top = Source(self.path, 1)
+        if document is None:
+            self.error("the spec file is empty: it needs at least 'steps:'", top)
+            return None
+        if not isinstance(document, dict):
+            self.error(f"a spec file is a mapping with 'steps:', found {_type_name(document)}", top)
+            return None
+        self.check_keys(document, FILE_KEYS, "the spec file", required=("steps",))
+
+        name = Path(self.path).stem
+        if "name" in document and self.expect_type(
+            document["name"],
+            str,
+            "'name' must be a string",
+            self.source(document, "name", value=True),
+        ):
+            name = document["name"]
+        base_url = None
+        if "base_url" in document:
+            where = self.source(document, "base_url", value=True)
+            if self.expect_type(document["base_url"], str, "'base_url' must be a string", where):
+                base_url = self.prepare(document["base_url"], where)
+        variables = self.variables(document.get("vars"), self.source(document, "vars", value=True))
+        defaults = self.defaults(document.get("defaults"), document)
+        steps = self.steps(document.get("steps"), self.source(document, "steps", value=True))
+        if steps is None:
+            return None
+        return Spec(
+            path=self.path,
+            name=name,
+            steps=steps,
+            base_url=base_url,
+            variables=variables,
+            defaults=defaults,
+            lines=tuple(text.splitlines()),
+        )
+
+    def variables(self, data: Any, where: Source) -> tuple[Variable, ...]:
+        if data is None:
+            return ()
+        if self.mapping(data, "'vars'", where) is None:
+            return ()
+        result = []
+        for key, value in data.items():
+            at = self.source(data, key)
+            if self.variable_name(key, at, "variable"):
+                result.append(Variable(key, self.prepare(value, at), at))
+        return tuple(result)
+
+    def defaults(self, data: Any, document: LocDict) -> Defaults:
+        if data is None:
+            return Defaults()
+        where = self.source(document, "defaults", value=True)
+        if self.mapping(data, "'defaults'", where) is None:
+            return Defaults()
+        self.check_keys(data, DEFAULTS_KEYS, "'defaults'")
+        headers = self.headers(data["headers"], data, "headers") if "headers" in data else None
+        timeout = self.timeout(data, "defaults.timeout")
+        verify: bool | str = True
+        if "verify" in data:
+            value = data["verify"]
+            if isinstance(value, bool | str):
+                verify = value
+            else:
+                self.error(
+                    "'verify' takes true, false or the path of a CA bundle, "
+                    f"found {_type_name(value)}",
+                    self.source(data, "verify", value=True),
+                )
+        return Defaults(headers=headers, timeout=timeout, verify=verify)
+
+    def timeout(self, data: LocDict, what: str) -> float | None:
+        if "timeout" not in data:
+            return None
+        value = data["timeout"]
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            self.error(
+                f"'{what}' must be a positive number of seconds, found {value!r}",
+                self.source(data, "timeout", value=True),
+            )
+            return None
+        return float(value)
+
+    def headers(self, data: Any, parent: LocDict, key: str) -> Any:
+        where = self.source(parent, key, value=True)
+        if self.mapping(data, f"'{key}'", where) is None:
+            return None
+        for name, value in data.items():
+            if not isinstance(name, str):
+                self.error(
+                    f"a header name must be a string, found {name!r}", self.source(data, name)
+                )
+            if value is None or isinstance(value, dict | list):
+                self.error(
+                    f"header '{name}' needs a single value (string or number), "
+                    f"found {_type_name(value)}",
+                    self.source(data, name, value=True),
+                )
+        return self.prepare(data, where)
+
+    # -- steps -------------------------------------------------------------------------------
+
+    def steps(self, data: Any, where: Source) -> tuple[Step, ...] | None:
+        if data is None:
+            return None
+        if not self.expect_type(data, list, "'steps' must be a list of steps", where):
+            return None
+        if not data:
+            self.error("'steps' is empty: a spec needs at least one step", where)
+        steps: list[Step] = []
+        seen: dict[str, int] = {}
+        for index, item in enumerate(data):
+            at = self.source(data, index)
+            self.step = None
+            if self.mapping(item, f"step {index + 1}", at) is None:
+                continue
+            name = item.get("name")
+            if isinstance(name, str) and name.strip():
+                self.step = name
+                if name in seen:
+                    self.error(
+                        f"duplicate step name '{name}' (first at line {seen[name]})",
+                        self.source(item, "name", value=True),
+                    )
+                else:
+                    seen[name] = self.source(item, "name").line
+            elif "name" in item:
+                self.error(
+                    "a step 'name' must be a non-empty string",
+                    self.source(item, "name", value=True),
+                )
+            step = self.step_body(item, name if isinstance(name, str) else f"step {index + 1}", at)
+            if step is not None:
+                steps.append(step)
+        self.step = None
+        return tuple(steps)
+
+    def step_body(self, data: LocDict, name: str, at: Source) -> Step | None:
+        self.check_keys(data, STEP_KEYS, f"step '{name}'", required=("name", "request"))
+        request = None
+        if "request" in data:
+            request = self.request(data["request"], self.source(data, "request", value=True))
+        expectations = self.expectations(data)
+        captures = self.captures(data)
+        if request is None:
+            return None
+        return Step(name, request, at, tuple(expectations), tuple(captures))
+
+    def request(self, data: Any, where: Source) -> Request | None:
+        if self.mapping(data, "'request'", where) is None:
+            return None
+        self.check_keys(data, REQUEST_KEYS, "'request'", required=("url",))
+        method: Any = "GET"
+        if "method" in data:
+            at = self.source(data, "method", value=True)
+            value = data["method"]
+            if self.expect_type(value, str, "'method' must be a string such as GET", at):
+                if templating.has_template_syntax(value):
+                    method = self.prepare(value, at)
+                elif _METHOD.match(value):
+                    method = value.upper()
+                else:
+                    self.error(f"'method' {value!r} is not an HTTP method", at)
+        url: Any = None
+        if "url" in data:
+            at = self.source(data, "url", value=True)
+            if self.expect_type(data["url"], str, "'url' must be a string", at):
+                url = self.prepare(data["url"], at)
+        params = self.pairs(data, "params")
+        headers = self.headers(data["headers"], data, "headers") if "headers" in data else None
+        bodies = [key for key in BODY_KEYS if key in data]
+        body_kind, body = None, None
+        if len(bodies) > 1:
+            self.error(
+                f"a request has at most one body, found {' and '.join(bodies)}",
+                self.source(data, bodies[1]),
+            )
+        elif bodies:
+            body_kind = bodies[0]
+            at = self.source(data, body_kind, value=True)
+            if body_kind == "json":
+                body = self.prepare(data["json"], at)
+            elif body_kind == "data":
+                if self.expect_type(data["data"], str, "'data' is the raw body text", at):
+                    body = self.prepare(data["data"], at)
+            else:
+                body = self.pairs(data, "form")
+        timeout = self.timeout(data, "timeout")
+        follow = True
+        if "follow_redirects" in data:
+            value = data["follow_redirects"]
+            at = self.source(data, "follow_redirects", value=True)
+            if self.expect_type(value, bool, "'follow_redirects' must be true or false", at):
+                follow = value
+        if url is None:
+            return None
+        return Request(
+            method=method,
+            url=url,
+            source=where,
+            params=params,
+            headers=headers,
+            body_kind=body_kind,  # type: ignore[arg-type]
+            body=body,
+            timeout=timeout,
+            follow_redirects=follow,
+        )
+
+    def pairs(self, parent: LocDict, key: str) -> Any:
+        """params and form: name → a value or a list of values."""
+        if key not in parent:
+            return None
+        data = parent[key]
+        where = self.source(parent, key, value=True)
+        if self.mapping(data, f"'{key}'", where) is None:
+            return None
+        for name, value in data.items():
+            values = value if isinstance(value, list) else [value]
+            if any(isinstance(v, dict | list) for v in values):
+                self.error(
+                    f"'{key}' value of '{name}' must be a plain value or a list of them",
+                    self.source(data, name, value=True),
+                )
+        return self.prepare(data, where)
+
+    # -- expectations ------------------------------------------------------------------------
+
+    def expectations(self, step: LocDict) -> list[Expectation]:
+        if "expect" not in step:
+            return []
+        data = self.mapping(step["expect"], "'expect'", self.source(step, "expect", value=True))
+        if data is None:
+            return []
+        self.check_keys(data, EXPECT_KEYS, "'expect'")
+        result: list[Expectation] = []
+        if "status" in data:
+            at = self.source(data, "status", value=True)
+            value = data["status"]
+            prepared = self.prepare(value, at)
+            if not isinstance(prepared, templating.Dynamic):
+                problem = check_status_operand(value)
+                if problem:
+                    self.error(problem, at)
+            result.append(Expectation(Query("status"), "status", prepared, at))
+        if "headers" in data:
+            headers = self.mapping(
+                data["headers"], "'expect.headers'", self.source(data, "headers", value=True)
+            )
+            for name, value in (headers or {}).items():
+                result += self.checks(Query("header", str(name)), headers, name, value)
+        if "jsonpath" in data:
+            paths = self.mapping(
+                data["jsonpath"], "'expect.jsonpath'", self.source(data, "jsonpath", value=True)
+            )
+            for expression, value in (paths or {}).items():
+                at = self.source(paths, expression)
+                if not isinstance(expression, str):
+                    self.error(f"a JSONPath must be a string, found {expression!r}", at)
+                    continue
+                try:
+                    compile_jsonpath(expression)
+                except QueryError as exc:
+                    self.error(str(exc), at)
+                    continue
+                result += self.checks(Query("jsonpath", expression), paths, expression, value)
+        if "body" in data:
+            at = self.source(data, "body", value=True)
+            body = data["body"]
+            if self.mapping(body, "'expect.body' (operators such as contains, matches)", at):
+                result += self.operators(Query("body"), body)
+        return result
+
+    def checks(self, query: Query, parent: LocDict, key: Any, value: Any) -> list[Expectation]:
+        """A literal means equals; a mapping is operators (use equals: {...} for an object)."""
+        if isinstance(value, dict):
+            if not value:
+                self.error("an empty mapping checks nothing", self.source(parent, key, value=True))
+                return []
+            return self.operators(query, value)
+        at = self.source(parent, key, value=True)
+        return [Expectation(query, "equals", self.prepare(value, at), at)]
+
+    def operators(self, query: Query, data: LocDict) -> list[Expectation]:
+        result = []
+        for operator, operand in data.items():
+            at = self.source(data, operator)
+            if operator not in EXPECTATION_OPERATORS:
+                self.error(
+                    f"unknown operator '{operator}'",
+                    at,
+                    _suggest(operator, EXPECTATION_OPERATORS)
+                    or f"operators: {', '.join(EXPECTATION_OPERATORS)}",
+                )
+                continue
+            prepared = self.prepare(operand, at)
+            if not isinstance(prepared, templating.Dynamic):
+                problem = check_operand(operator, operand)
+                if problem:
+                    self.error(problem, at)
+                    continue
+            result.append(Expectation(query, operator, prepared, at))
+        return result
+
+    # -- captures ----------------------------------------------------------------------------
+
+    def captures(self, step: LocDict) -> list[Capture]:
+        if "capture" not in step:
+            return []
+        data = self.mapping(step["capture"], "'capture'", self.source(step, "capture", value=True))
+        if data is None:
+            return []
+        result = []
+        for name, spec in data.items():
+            at = self.source(data, name)
+            if not self.variable_name(name, at, "capture"):
+                continue
+            query = self.capture_query(spec, self.source(data, name, value=True))
+            if query is not None:
+                result.append(Capture(name, query, at))
+        return result
+
+    def capture_query(self, spec: Any, at: Source) -> Query | None:
+        if isinstance(spec, str) and spec.startswith("$"):
+            spec = {"jsonpath": spec}
+        elif not isinstance(spec, dict):
+            self.error(
+                "a capture is a JSONPath starting with '$' or a mapping with one of "
+                f"{', '.join(CAPTURE_KINDS)}",
+                at,
+            )
+            return None
+        kinds = [key for key in spec if key in CAPTURE_KINDS]
+        unknown = [key for key in spec if key not in CAPTURE_KINDS]
+        for key in unknown:
+            self.error(
+                f"unknown capture kind '{key}'",
+                self.source(spec, key),
+                _suggest(key, CAPTURE_KINDS) or f"kinds: {', '.join(CAPTURE_KINDS)}",
+            )
+        if len(kinds) != 1:
+            if not unknown:
+                self.error(f"a capture takes exactly one of {', '.join(CAPTURE_KINDS)}", at)
+            return None
+        kind = kinds[0]
+        value = spec[kind]
+        where = self.source(spec, kind, value=True) if isinstance(spec, LocDict) else at
+        if kind in ("status", "body"):
+            if value is not True:
+                self.error(f"'{kind}' capture takes true", where)
+                return None
+            return Query(kind)  # type: ignore[arg-type]
+        if not self.expect_type(value, str, f"'{kind}' capture takes a string", where):
+            return None
+        prepared = self.prepare(value, where)
+        if isinstance(prepared, str):
+            try:
+                if kind == "jsonpath":
+                    compile_jsonpath(prepared)
+                elif kind == "regex":
+                    compile_regex(prepared)
+            except QueryError as exc:
+                self.error(str(exc), where)
+                return None
+        return Query(kind, prepared)  # type: ignore[arg-type]
+
+
+def _as_tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:
+    return types if isinstance(types, tuple) else (types,)

@@ -1,0 +1,105 @@
+"""HTTP requests and responses as plain data: what the transport produces and reports show."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+_NOT_PARSED = object()
+
+
+class Headers:
+    """Response or request headers: ordered as received, looked up case-insensitively."""
+
+    __slots__ = ("_items", "_lower")
+
+    def __init__(self, items: list[tuple[str, str]] | None = None):
+        self._items = list(items or [])
+        self._lower: dict[str, str] = {}
+        for name, value in self._items:
+            key = name.lower()
+            self._lower[key] = f"{self._lower[key]}, {value}" if key in self._lower else value
+
+    def get(self, name: str) -> str | None:
+        return self._lower.get(name.lower())
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._lower
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def as_dict(self) -> dict[str, str]:
+        return dict(self._lower)
+
+
+class BodyNotJSON(ValueError):
+    """The response body was asked for as JSON and is not."""
+
+
+@dataclass(frozen=True, slots=True)
+class SentRequest:
+    """The request as it went on the wire, after templating and defaults."""
+
+    method: str
+    url: str
+    headers: Headers
+    body: bytes | None
+
+
+@dataclass(slots=True)
+class Response:
+    status: int
+    reason: str
+    url: str
+    headers: Headers
+    content: bytes
+    elapsed_ms: float
+    encoding: str | None = None
+    cookies: dict[str, str] = field(default_factory=dict)
+    history: tuple[int, ...] = ()
+    _text: str | None = None
+    _json: Any = _NOT_PARSED
+    _json_error: str | None = None
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            self._text = self.content.decode(self.encoding or "utf-8", errors="replace")
+        return self._text
+
+    def json(self) -> Any:
+        """The body parsed as JSON, once; raises BodyNotJSON with a readable reason."""
+        if self._json is _NOT_PARSED and self._json_error is None:
+            if not self.content.strip():
+                self._json_error = "the response body is empty, not JSON"
+            else:
+                try:
+                    self._json = json.loads(self.content)
+                except (ValueError, UnicodeDecodeError) as exc:
+                    content_type = self.headers.get("content-type") or "no Content-Type"
+                    self._json_error = f"the response body is not JSON ({content_type}): {exc}"
+        if self._json_error is not None:
+            raise BodyNotJSON(self._json_error)
+        return self._json
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    """A step's request after templating: everything the transport needs, nothing more."""
+
+    method: str
+    url: str
+    params: list[tuple[str, str]] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+    json: Any = None
+    has_json: bool = False
+    data: bytes | None = None
+    form: list[tuple[str, str]] | None = None
+    timeout: float = 30.0
+    follow_redirects: bool = True

@@ -1,0 +1,295 @@
+"""The terminal report: a line per step, and compiler-style details for what failed.
+
+Formatting functions are pure (results in, text out); ConsoleReporter only writes them.
+Secrets are masked in every line unless the user asked to see them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import PurePath
+from typing import Any, TextIO
+
+from ..errors import Diagnostic, SpecError
+from ..masking import mask, mask_header
+from ..messages import Headers, Response, SentRequest
+from ..model import Spec
+from ..operators import MISSING, json_type
+from ..results import ExpectationResult, FileResult, Outcome, RunResult, StepResult
+from ..source import Source
+
+BODY_PREVIEW = 500  # characters of a response body shown under a failure
+VERBOSE_BODY_LIMIT = 64 * 1024  # characters of a body shown with -v
+VALUE_LIMIT = 300
+
+_MARKS = {
+    Outcome.PASSED: ("PASS ", "32"),
+    Outcome.FAILED: ("FAIL ", "31"),
+    Outcome.ERROR: ("ERROR", "31"),
+    Outcome.SKIPPED: ("SKIP ", "33"),
+}
+
+
+class Style:
+    def __init__(self, color: bool):
+        self.color = color
+
+    def paint(self, text: str, code: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if self.color else text
+
+    def bold(self, text: str) -> str:
+        return self.paint(text, "1")
+
+    def dim(self, text: str) -> str:
+        return self.paint(text, "2")
+
+
+# -- values ---------------------------------------------------------------------------------------
+
+
+def format_value(value: Any) -> str:
+    if value is MISSING:
+        return "nothing"
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= VALUE_LIMIT else text[:VALUE_LIMIT] + "…"
+
+
+def _typed(value: Any, other: Any) -> str:
+    """A value, with its JSON type when the other side's type differs ("1" is not 1)."""
+    text = format_value(value)
+    if value is MISSING or other is MISSING:
+        return text
+    if json_type(value) != json_type(other) and {json_type(value), json_type(other)} != {
+        "integer",
+        "number",
+    }:
+        return f"{text} ({json_type(value)})"
+    return text
+
+
+_PHRASES = {
+    "equals": "expected {e}, got {a}",
+    "status": "expected {e}, got {a}",
+    "not_equals": "expected anything but {e}, got {a}",
+    "contains": "expected to contain {e}, got {a}",
+    "matches": "expected to match {e}, got {a}",
+    "length": "expected length {e}, got {a}",
+    "type": "expected type {e}, got {a}",
+    "gt": "expected > {e}, got {a}",
+    "gte": "expected >= {e}, got {a}",
+    "lt": "expected < {e}, got {a}",
+    "lte": "expected <= {e}, got {a}",
+    "one_of": "expected one of {e}, got {a}",
+}
+
+
+def describe_failure(result: ExpectationResult) -> str:
+    subject = result.subject
+    if result.operator not in ("equals", "status"):
+        subject += f" {result.operator}"
+    if result.reason:
+        return f"{subject}: {result.reason} (expected {format_value(result.expected)})"
+    if result.operator == "exists":
+        if result.expected:
+            return f"{subject}: expected to exist, found nothing"
+        return f"{subject}: expected nothing, found {format_value(result.actual)}"
+    actual = result.actual
+    if result.operator == "length":
+        actual_text = f"{len(actual)}: {format_value(actual)}"
+    elif result.operator == "type":
+        actual_text = f"{json_type(actual)} {format_value(actual)}"
+    else:
+        actual_text = _typed(actual, result.expected)
+    expected_text = (
+        _typed(result.expected, actual)
+        if result.operator in ("equals", "not_equals")
+        else format_value(result.expected)
+    )
+    if result.operator == "type":
+        expected_text = str(result.expected)
+    return f"{subject}: " + _PHRASES[result.operator].format(e=expected_text, a=actual_text)
+
+
+# -- positions ------------------------------------------------------------------------------------
+
+
+def format_location(source: Source, lines: tuple[str, ...], style: Style, indent: str) -> list[str]:
+    """``--> file:line`` and the quoted spec line, like a compiler."""
+    out = [indent + style.dim(f"--> {source.file}:{source.line}")]
+    if 0 < source.line <= len(lines):
+        number = str(source.line)
+        out.append(indent + style.dim(f"{number} | ") + lines[source.line - 1].rstrip())
+    return out
+
+
+def format_spec_error(error: SpecError, style: Style) -> str:
+    out: list[str] = []
+    for diagnostic in error.diagnostics:
+        out += _diagnostic(diagnostic, error.lines, style)
+    return "\n".join(out)
+
+
+def _diagnostic(diagnostic: Diagnostic, lines: tuple[str, ...], style: Style) -> list[str]:
+    source = diagnostic.source
+    where = f" (step '{diagnostic.step}')" if diagnostic.step else ""
+    out = [style.paint("error", "1;31") + f": {diagnostic.message}{where}"]
+    out.append("  " + style.dim(f"--> {source}"))
+    if 0 < source.line <= len(lines):
+        number = str(source.line)
+        pad = " " * len(number)
+        out.append(f"  {pad} |")
+        out.append(f"  {number} | {lines[source.line - 1].rstrip()}")
+        out.append(f"  {pad} | " + " " * (source.column - 1) + style.paint("^", "1;31"))
+    return out
+
+
+# -- steps ----------------------------------------------------------------------------------------
+
+
+def format_file_header(spec: Spec, style: Style) -> str:
+    title = spec.path if spec.name == _stem(spec.path) else f"{spec.path} — {spec.name}"
+    return style.bold(title)
+
+
+def _stem(path: str) -> str:
+    return PurePath(path).stem
+
+
+def format_step(
+    spec: Spec,
+    step: StepResult,
+    style: Style,
+    secrets: Iterable[str] = (),
+    verbose: bool = False,
+    show_secrets: bool = False,
+) -> str:
+    hidden = None if show_secrets else tuple(secrets)
+    mark, color = _MARKS[step.outcome]
+    parts = ["  " + style.paint(mark, "1;" + color), step.name]
+    if step.request is not None:
+        parts.append(f"{step.request.method} {step.request.url}")
+    if step.response is not None:
+        parts.append(str(step.response.status))
+    if step.outcome is Outcome.SKIPPED:
+        parts.append(style.dim(f"(skipped: {step.skip_reason})"))
+    elif step.outcome is not Outcome.SKIPPED and step.request is not None:
+        parts.append(style.dim(f"{step.duration_ms:.0f} ms"))
+    lines = ["  ".join(parts)]
+    indent = "        "
+    failed = step.outcome in (Outcome.FAILED, Outcome.ERROR)
+    if step.error is not None:
+        lines.append(indent + style.paint(step.error.message, "31"))
+        lines += format_location(step.error.source, spec.lines, style, indent + "  ")
+    for expectation in step.failed_expectations:
+        lines.append(indent + "- " + describe_failure(expectation))
+        lines += format_location(expectation.source, spec.lines, style, indent + "  ")
+    for capture in step.failed_captures:
+        lines.append(indent + f"- capture {capture.name}: {capture.error}")
+        lines += format_location(capture.source, spec.lines, style, indent + "  ")
+    if (failed or verbose) and step.request is not None:
+        lines += _request_lines(step.request, style, indent, hidden, verbose)
+    if (failed or verbose) and step.response is not None:
+        lines += _response_lines(step.response, style, indent, hidden, verbose)
+    return "\n".join(mask(line, hidden or ()) for line in lines)
+
+
+def _headers(headers: Headers, secrets: tuple[str, ...] | None) -> list[str]:
+    """Header lines; ``secrets`` None means the user asked to see them."""
+    if secrets is None:
+        return [f"{name}: {value}" for name, value in headers]
+    return [f"{name}: {mask_header(name, value, secrets)}" for name, value in headers]
+
+
+def _request_lines(
+    request: SentRequest, style: Style, indent: str, secrets: tuple[str, ...] | None, verbose: bool
+) -> list[str]:
+    out = [indent + style.dim("request:"), indent + f"  {request.method} {request.url}"]
+    for line in _headers(request.headers, secrets):
+        out.append(indent + "  " + line)
+    if verbose and request.body:
+        out += _body_lines(request.body.decode("utf-8", "replace"), indent, VERBOSE_BODY_LIMIT)
+    return out
+
+
+def _response_lines(
+    response: Response, style: Style, indent: str, secrets: tuple[str, ...] | None, verbose: bool
+) -> list[str]:
+    size = len(response.content)
+    title = f"response: {response.status} {response.reason}".rstrip() + f" ({size} bytes)"
+    out = [indent + style.dim(title)]
+    if verbose:
+        for line in _headers(response.headers, secrets):
+            out.append(indent + "  " + line)
+    limit = VERBOSE_BODY_LIMIT if verbose else BODY_PREVIEW
+    if response.content:
+        out += _body_lines(response.text, indent, limit)
+    return out
+
+
+def _body_lines(text: str, indent: str, limit: int) -> list[str]:
+    shown = text[:limit]
+    out = [indent + "  " + line for line in shown.splitlines()]
+    if len(text) > limit:
+        out.append(indent + f"  … ({len(text) - limit} more characters)")
+    return out
+
+
+def format_file_error(file: FileResult, style: Style) -> str:
+    assert file.error is not None
+    lines = ["  " + style.paint("ERROR", "1;31") + "  " + file.error.message]
+    lines += format_location(file.error.source, file.spec.lines, style, "        ")
+    return "\n".join(lines)
+
+
+def format_summary(run: RunResult, style: Style) -> str:
+    passed = run.count(Outcome.PASSED)
+    failed = run.count(Outcome.FAILED) + run.count(Outcome.ERROR)
+    skipped = run.count(Outcome.SKIPPED)
+    files = len(run.files)
+    text = f"{passed} passed, {failed} failed, {skipped} skipped"
+    detail = f"({files} file{'s' if files != 1 else ''}, {run.duration_ms / 1000:.2f} s)"
+    color = "1;32" if run.exit_code == 0 else "1;31"
+    return style.paint(text, color) + " " + style.dim(detail)
+
+
+class ConsoleReporter:
+    """Writes results as they come (the engine's listener) and the closing summary."""
+
+    def __init__(
+        self,
+        stream: TextIO,
+        style: Style,
+        verbose: bool = False,
+        show_secrets: bool = False,
+        secrets: Iterable[str] = (),
+    ):
+        self.stream = stream
+        self.style = style
+        self.verbose = verbose
+        self.show_secrets = show_secrets
+        self.secrets = set(secrets)
+
+    def _write(self, text: str) -> None:
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def file_started(self, spec: Spec) -> None:
+        self._write(format_file_header(spec, self.style))
+
+    def step_finished(self, file: FileResult, step: StepResult) -> None:
+        secrets = self.secrets | file.secrets
+        self._write(
+            format_step(file.spec, step, self.style, secrets, self.verbose, self.show_secrets)
+        )
+
+    def file_finished(self, file: FileResult) -> None:
+        if file.error is not None:
+            secrets = () if self.show_secrets else self.secrets | file.secrets
+            self._write(mask(format_file_error(file, self.style), secrets))
+
+    def summary(self, run: RunResult) -> None:
+        self._write("\n" + format_summary(run, self.style))

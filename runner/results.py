@@ -1,0 +1,109 @@
+"""What a run produced, as data. Reporters are functions of these; nothing here prints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from .messages import Response, SentRequest
+from .model import Spec
+from .source import Source
+
+
+class Outcome(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"  # an expectation or a capture did not hold
+    ERROR = "error"  # the step could not run: transport failure or template/spec problem
+    SKIPPED = "skipped"
+
+
+class ErrorKind(StrEnum):
+    TRANSPORT = "transport"  # refused, timeout, TLS…: counts as a failure (exit 1)
+    SPEC = "spec"  # undefined variable, bad template: the spec is wrong (exit 2)
+
+
+@dataclass(slots=True)
+class ExpectationResult:
+    subject: str  # "status", "header Content-Type", "jsonpath $.users[*].name", "body"
+    operator: str
+    expected: Any
+    actual: Any
+    passed: bool
+    source: Source
+    reason: str | None = None  # why it could not be compared (no match, not JSON, wrong type)
+
+
+@dataclass(slots=True)
+class CaptureResult:
+    name: str
+    source: Source
+    value: Any = None
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class StepError:
+    kind: ErrorKind
+    message: str
+    source: Source
+
+
+@dataclass(slots=True)
+class StepResult:
+    name: str
+    source: Source
+    outcome: Outcome
+    duration_ms: float = 0.0
+    request: SentRequest | None = None
+    response: Response | None = None
+    expectations: list[ExpectationResult] = field(default_factory=list)
+    captures: list[CaptureResult] = field(default_factory=list)
+    error: StepError | None = None
+    skip_reason: str | None = None
+
+    @property
+    def failed_expectations(self) -> list[ExpectationResult]:
+        return [e for e in self.expectations if not e.passed]
+
+    @property
+    def failed_captures(self) -> list[CaptureResult]:
+        return [c for c in self.captures if c.error is not None]
+
+
+@dataclass(slots=True)
+class FileResult:
+    spec: Spec
+    steps: list[StepResult] = field(default_factory=list)
+    duration_ms: float = 0.0
+    error: StepError | None = None  # the file could not start (e.g. a variable failed to render)
+    secrets: set[str] = field(default_factory=set)
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for step in self.steps if step.outcome is outcome)
+
+    @property
+    def passed(self) -> bool:
+        bad = (Outcome.FAILED, Outcome.ERROR)
+        return self.error is None and not any(s.outcome in bad for s in self.steps)
+
+    @property
+    def spec_errors(self) -> int:
+        errors = [self.error] + [s.error for s in self.steps]
+        return sum(1 for e in errors if e is not None and e.kind is ErrorKind.SPEC)
+
+
+@dataclass(slots=True)
+class RunResult:
+    files: list[FileResult] = field(default_factory=list)
+    duration_ms: float = 0.0
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(f.count(outcome) for f in self.files)
+
+    @property
+    def exit_code(self) -> int:
+        """0 all passed, 1 a step failed, 2 the spec itself was wrong."""
+        if any(f.spec_errors for f in self.files):
+            return 2
+        return 0 if all(f.passed for f in self.files) else 1
