@@ -6,7 +6,6 @@ without the engine knowing how it is shown.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -40,8 +39,7 @@ from .results import (
 )
 from .source import Source
 from .transport import Transport
-
-_ABSOLUTE_URL = re.compile(r"\A[A-Za-z][A-Za-z0-9+.-]*://")
+from .urls import join_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,20 +175,6 @@ def _finish(result: StepResult, started: float) -> StepResult:
 
 
 # -- rendering ---------------------------------------------------------------------------------
-
-
-def join_url(base: str | None, url: str) -> str:
-    """Absolute URLs stand alone; others are appended to base_url with exactly one '/'.
-
-    Not urljoin: ``http://h/v3`` + ``/users`` must be ``http://h/v3/users``.
-    """
-    if _ABSOLUTE_URL.match(url):
-        return url
-    if not base:
-        raise ValueError(f"the URL {url!r} is relative and the spec has no base_url")
-    if not url:
-        return base
-    return base.rstrip("/") + "/" + url.lstrip("/")
 
 
 def render_request(

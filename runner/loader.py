@@ -19,6 +19,7 @@ from .model import Capture, Defaults, Expectation, Query, Request, Spec, Step, V
 from .operators import OPERATORS, QueryError, check_operand, compile_jsonpath, compile_regex
 from .operators.predicates import check_status_operand
 from .source import Source
+from .urls import is_absolute
 from .yamlsource import LocDict, LocList, YAMLSyntaxError, parse_yaml
 
 FILE_KEYS = ("name", "base_url", "vars", "defaults", "steps")
@@ -223,6 +224,17 @@ class _Builder:
         steps = self.steps(document.get("steps"), self.source(document, "steps", value=True))
         if steps is None:
             return None
+        if base_url is None and "base_url" not in document:
+            for step in steps:
+                url = step.request.url
+                if isinstance(url, str) and not is_absolute(url):
+                    self.step = step.name
+                    self.error(
+                        f"the URL {url!r} is relative and the spec has no base_url",
+                        step.request.url_source,
+                        "add base_url: at the top of the file, or write the full URL",
+                    )
+            self.step = None
         return Spec(
             path=self.path,
             name=name,
@@ -360,8 +372,9 @@ class _Builder:
                 else:
                     self.error(f"'method' {value!r} is not an HTTP method", at)
         url: Any = None
+        url_source = where
         if "url" in data:
-            at = self.source(data, "url", value=True)
+            at = url_source = self.source(data, "url", value=True)
             if self.expect_type(data["url"], str, "'url' must be a string", at):
                 url = self.prepare(data["url"], at)
         params = self.pairs(data, "params")
@@ -396,6 +409,7 @@ class _Builder:
             method=method,
             url=url,
             source=where,
+            url_source=url_source,
             params=params,
             headers=headers,
             body_kind=body_kind,  # type: ignore[arg-type]

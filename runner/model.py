@@ -55,6 +55,7 @@ class Request:
     method: Any
     url: Any
     source: Source
+    url_source: Source
     params: Any = None
     headers: Any = None
     body_kind: BodyKind | None = None

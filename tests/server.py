@@ -1132,6 +1132,9 @@ class _ServerHandler(ServerHandler):
 class _RequestHandler(WSGIRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 60  # seconds an idle keep-alive connection is kept open
+    # wsgiref writes headers and body separately; with Nagle on, a keep-alive client then
+    # waits ~40 ms for the delayed ACK on every request after the first.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         if getattr(self.server, "log_requests", False):

@@ -22,6 +22,7 @@ from ..source import Source
 BODY_PREVIEW = 500  # characters of a response body shown under a failure
 VERBOSE_BODY_LIMIT = 64 * 1024  # characters of a body shown with -v
 VALUE_LIMIT = 300
+NAME_WIDTH = 32  # step names are padded to the longest in the file, up to this
 
 _MARKS = {
     Outcome.PASSED: ("PASS ", "32"),
@@ -169,7 +170,8 @@ def format_step(
 ) -> str:
     hidden = None if show_secrets else tuple(secrets)
     mark, color = _MARKS[step.outcome]
-    parts = ["  " + style.paint(mark, "1;" + color), step.name]
+    width = min(max((len(s.name) for s in spec.steps), default=0), NAME_WIDTH)
+    parts = ["  " + style.paint(mark, "1;" + color), step.name.ljust(width)]
     if step.request is not None:
         parts.append(f"{step.request.method} {step.request.url}")
     if step.response is not None:
@@ -187,9 +189,14 @@ def format_step(
     for expectation in step.failed_expectations:
         lines.append(indent + "- " + describe_failure(expectation))
         lines += format_location(expectation.source, spec.lines, style, indent + "  ")
-    for capture in step.failed_captures:
-        lines.append(indent + f"- capture {capture.name}: {capture.error}")
-        lines += format_location(capture.source, spec.lines, style, indent + "  ")
+    if any(e.operator == "status" for e in step.failed_expectations) and step.failed_captures:
+        # The wrong status explains the missing values; one line instead of one per capture.
+        names = ", ".join(c.name for c in step.failed_captures)
+        lines.append(indent + f"- not captured (the status was not as expected): {names}")
+    else:
+        for capture in step.failed_captures:
+            lines.append(indent + f"- capture {capture.name}: {capture.error}")
+            lines += format_location(capture.source, spec.lines, style, indent + "  ")
     if (failed or verbose) and step.request is not None:
         lines += _request_lines(step.request, style, indent, hidden, verbose)
     if (failed or verbose) and step.response is not None:

@@ -1,0 +1,152 @@
+"""Where variables come from, which one wins, and what happens when one is missing."""
+
+from __future__ import annotations
+
+from support import line_of, run_cli, write_spec
+
+SPEC = """
+base_url: {url}
+vars:
+  who: from-file
+  greeting: "hello {{{{ who }}}}"
+steps:
+  - name: send
+    request:
+      url: /echo
+      params: {{who: "{{{{ who }}}}", greeting: "{{{{ greeting }}}}"}}
+"""
+
+
+def sent(srv) -> dict[str, list[str]]:
+    return srv.app.last.query
+
+
+def test_file_vars_render_in_order(srv, capsys, tmp_path):
+    spec = write_spec(tmp_path, SPEC.format(url=srv.url))
+    assert run_cli(capsys, str(spec)).code == 0
+    assert sent(srv) == {"who": ["from-file"], "greeting": ["hello from-file"]}
+
+
+def test_vars_file_beats_the_file_and_var_beats_both(srv, capsys, tmp_path):
+    spec = write_spec(tmp_path, SPEC.format(url=srv.url))
+    vars_file = write_spec(tmp_path, "who: from-vars-file\n", name="vars.yaml")
+
+    assert run_cli(capsys, "--vars-file", str(vars_file), str(spec)).code == 0
+    assert sent(srv)["who"] == ["from-vars-file"]
+    assert sent(srv)["greeting"] == ["hello from-vars-file"]  # file vars see the override
+
+    args = ["--vars-file", str(vars_file), "--var", "who=from-var", str(spec)]
+    assert run_cli(capsys, *args).code == 0
+    assert sent(srv)["who"] == ["from-var"]
+
+
+def test_captures_beat_every_other_source(srv, capsys, tmp_path):
+    spec = write_spec(
+        tmp_path,
+        f"""
+        base_url: {srv.url}
+        vars: {{who: from-file}}
+        steps:
+          - name: capture
+            request: {{url: /echo?who=captured}}
+            capture: {{who: $.query.who}}
+          - name: use
+            request: {{url: "/echo/{{{{ who }}}}"}}
+        """,
+    )
+    assert run_cli(capsys, "--var", "who=from-var", str(spec)).code == 0
+    assert srv.app.last.path == "/echo/captured"
+
+
+def test_env_reads_the_environment_by_name(srv, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("APIRUN_TEST_BASE", srv.url)
+    monkeypatch.delenv("APIRUN_TEST_MISSING", raising=False)
+    spec = write_spec(
+        tmp_path,
+        """
+        base_url: "{{ env.APIRUN_TEST_BASE }}"
+        steps:
+          - name: send
+            request:
+              url: /echo
+              params: {fallback: "{{ env.APIRUN_TEST_MISSING | default('none') }}"}
+        """,
+    )
+    assert run_cli(capsys, str(spec)).code == 0
+    assert sent(srv) == {"fallback": ["none"]}
+
+
+def test_an_undefined_variable_is_a_spec_error_with_a_suggestion(srv, capsys, tmp_path):
+    spec = write_spec(
+        tmp_path,
+        f"""
+        base_url: {srv.url}
+        steps:
+          - name: capture
+            request: {{url: /echo?t=abc}}
+            capture: {{token: $.query.t}}
+          - name: typo
+            request:
+              url: /echo
+              headers: {{X-Auth-Token: "{{{{ tokn }}}}"}}
+        """,
+    )
+    result = run_cli(capsys, str(spec))
+    assert result.code == 2
+    assert "undefined variable: 'tokn' is undefined" in result.out
+    assert "did you mean 'token'?" in result.out
+    assert f"--> {spec}:{line_of(spec, 'tokn')}" in result.out
+    assert "typo" in result.out
+    assert len(srv.app.requests) == 1  # the broken step sent nothing
+
+
+def test_the_sandbox_refuses_python_internals(srv, capsys, tmp_path):
+    spec = write_spec(
+        tmp_path,
+        f"""
+        base_url: {srv.url}
+        steps:
+          - name: escape
+            request: {{url: "/echo/{{{{ ''.__class__.__mro__ }}}}"}}
+        """,
+    )
+    result = run_cli(capsys, str(spec))
+    assert result.code == 2
+    assert "unsafe template refused" in result.out
+    assert "Traceback" not in result.text
+    assert srv.app.requests == []
+
+
+def test_var_must_be_name_equals_value(capsys, tmp_path):
+    spec = write_spec(tmp_path, "steps: [{name: a, request: {url: 'http://127.0.0.1:9/'}}]\n")
+    result = run_cli(capsys, "--var", "no-equals", str(spec))
+    assert result.code == 2
+    assert "--var takes NAME=VALUE" in result.err
+
+
+def test_a_broken_vars_file_names_its_line(capsys, tmp_path):
+    spec = write_spec(tmp_path, "steps: [{name: a, request: {url: 'http://127.0.0.1:9/'}}]\n")
+    vars_file = write_spec(tmp_path, "a: 1\nb: [unclosed\n", name="vars.yaml")
+    result = run_cli(capsys, "--vars-file", str(vars_file), str(spec))
+    assert result.code == 2
+    assert f"{vars_file}:3" in result.err or f"{vars_file}:2" in result.err
+    assert "invalid YAML" in result.err
+
+
+def test_a_variable_that_fails_to_render_stops_the_file_with_its_line(srv, capsys, tmp_path):
+    spec = write_spec(
+        tmp_path,
+        f"""
+        base_url: {srv.url}
+        vars:
+          first: "{{{{ missing_thing }}}}"
+        steps:
+          - name: never
+            request: {{url: /echo}}
+        """,
+    )
+    result = run_cli(capsys, str(spec))
+    assert result.code == 2
+    assert "'missing_thing' is undefined" in result.out
+    assert f"--> {spec}:{line_of(spec, 'missing_thing')}" in result.out
+    assert srv.app.requests == []
