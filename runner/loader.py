@@ -459,6 +459,8 @@ class _Builder:
                 data["headers"], "'expect.headers'", self.source(data, "headers", value=True)
             )
             for name, value in (headers or {}).items():
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    value = str(value)  # header values are text: Content-Length: 42 means "42"
                 result += self.checks(Query("header", str(name)), headers, name, value)
         if "jsonpath" in data:
             paths = self.mapping(

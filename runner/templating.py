@@ -2,13 +2,18 @@
 
 A string that is exactly one ``{{ expression }}`` keeps the value's type (a number stays a
 number in a JSON body); any other string with template syntax renders to text; a string
-without template syntax never touches Jinja. Templates are compiled once per distinct source.
+without template syntax never touches Jinja.
+
+Speed: most templates are plain references (``{{ token }}``, ``{{ user.id }}``). Those are
+resolved here directly, with Jinja's lookup rules and messages, and Jinja itself is only
+imported and compiled (once per distinct source) for anything more.
 """
 
 from __future__ import annotations
 
 import base64
 import difflib
+import json
 import os
 import re
 import uuid
@@ -16,17 +21,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import jinja2
-from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-from .errors import Diagnostic, TemplateError
+from .errors import TemplateError
 from .source import Source
 
 Scope = Mapping[str, Any]
 
 _EXPRESSION = re.compile(r"\A\{\{(?P<code>(?:(?!\{\{|\}\}).)*)\}\}\Z", re.DOTALL)
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_REFERENCE = re.compile(rf"\A\s*({_NAME}(?:\.{_NAME})*)\s*\Z")
+_TEXT_PART = re.compile(r"\{\{((?:(?!\{\{|\}\}).)*)\}\}", re.DOTALL)
 _UNDEFINED_NAME = re.compile(r"'([A-Za-z_][A-Za-z0-9_]*)' is undefined")
+_JINJA_LITERALS = frozenset({"true", "false", "none", "True", "False", "None"})
 
 
 class EnvironmentVariables:
@@ -44,27 +49,26 @@ class EnvironmentVariables:
         return "<environment variables>"
 
 
-def _b64encode(value: str | bytes) -> str:
-    raw = value.encode() if isinstance(value, str) else value
-    return base64.b64encode(raw).decode("ascii")
-
-
-def _make_environment() -> jinja2.Environment:
-    env = ImmutableSandboxedEnvironment(
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,
-        keep_trailing_newline=True,
-        cache_size=0,  # we cache compiled templates ourselves, by source text
-    )
-    env.globals["uuid"] = lambda: uuid.uuid4().hex
-    env.filters["b64encode"] = _b64encode
-    return env
-
-
-ENVIRONMENT = _make_environment()
 ENV_VARIABLES = EnvironmentVariables()
-_compiled_expressions: dict[str, Callable[..., Any]] = {}
-_compiled_templates: dict[str, jinja2.Template] = {}
+
+
+def to_text(value: Any) -> str:
+    """How a value reads inside text (URLs, headers, bodies): as JSON would write it."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        try:
+            return json.dumps(value, ensure_ascii=False)
+        except (TypeError, ValueError):
+            return str(value)
+    return str(value)
+
+
+# -- the prepared forms -----------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +78,7 @@ class Expr:
     text: str
     code: str
     source: Source
+    reference: tuple[str, ...] | None = None  # set when the expression is a plain name.path
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +87,8 @@ class Text:
 
     text: str
     source: Source
+    # Literal strings and references, alternating, when every {{ }} is a plain reference.
+    parts: tuple[str | tuple[str, ...], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +112,33 @@ def has_template_syntax(text: str) -> bool:
     return "{{" in text or "{%" in text or "{#" in text
 
 
+def _reference(code: str) -> tuple[str, ...] | None:
+    match = _REFERENCE.match(code)
+    if not match:
+        return None
+    names = tuple(match.group(1).split("."))
+    return None if names[0] in _JINJA_LITERALS else names
+
+
+def _text_parts(text: str) -> tuple[str | tuple[str, ...], ...] | None:
+    if "{%" in text or "{#" in text:
+        return None
+    parts: list[str | tuple[str, ...]] = []
+    position = 0
+    for match in _TEXT_PART.finditer(text):
+        reference = _reference(match.group(1))
+        if reference is None:
+            return None
+        parts.append(text[position : match.start()])
+        parts.append(reference)
+        position = match.end()
+    rest = text[position:]
+    if "{{" in rest or "}}" in rest:
+        return None  # unbalanced braces: let Jinja report the syntax error
+    parts.append(rest)
+    return tuple(parts)
+
+
 def compile_string(text: str, source: Source) -> str | Expr | Text:
     """Check a string's template syntax once, at load time; plain strings come back as they are.
 
@@ -113,13 +147,25 @@ def compile_string(text: str, source: Source) -> str | Expr | Text:
     if not has_template_syntax(text):
         return text
     match = _EXPRESSION.match(text)
+    if match:
+        code = match.group("code")
+        reference = _reference(code)
+        if reference is not None:
+            return Expr(text, code, source, reference)
+        _checked(source, lambda: _jinja_expression(code))
+        return Expr(text, code, source)
+    parts = _text_parts(text)
+    if parts is not None:
+        return Text(text, source, parts)
+    _checked(source, lambda: _jinja_template(text))
+    return Text(text, source)
+
+
+def _checked(source: Source, compile_: Callable[[], Any]) -> None:
+    from jinja2.exceptions import TemplateSyntaxError
+
     try:
-        if match:
-            code = match.group("code")
-            _expression(code)
-            return Expr(text, code, source)
-        _template(text)
-        return Text(text, source)
+        compile_()
     except TemplateSyntaxError as exc:
         line = source.line + (exc.lineno or 1) - 1
         raise TemplateError(
@@ -127,27 +173,21 @@ def compile_string(text: str, source: Source) -> str | Expr | Text:
         ) from None
 
 
-def _expression(code: str) -> Callable[..., Any]:
-    compiled = _compiled_expressions.get(code)
-    if compiled is None:
-        compiled = ENVIRONMENT.compile_expression(code, undefined_to_none=False)
-        _compiled_expressions[code] = compiled
-    return compiled
-
-
-def _template(text: str) -> jinja2.Template:
-    compiled = _compiled_templates.get(text)
-    if compiled is None:
-        compiled = ENVIRONMENT.from_string(text)
-        _compiled_templates[text] = compiled
-    return compiled
+# -- rendering --------------------------------------------------------------------------------
 
 
 def render(value: Any, scope: Scope) -> Any:
     """Render a value prepared by the loader; values without templates are returned as they are."""
     if isinstance(value, Expr):
+        if value.reference is not None:
+            return _resolve(value.reference, scope, value)
         return _render_expression(value, scope)
     if isinstance(value, Text):
+        if value.parts is not None:
+            return "".join(
+                part if isinstance(part, str) else to_text(_resolve(part, scope, value))
+                for part in value.parts
+            )
         return _render_text(value, scope)
     if isinstance(value, DynDict):
         return {key: render(item, scope) for key, item in value.items}
@@ -157,22 +197,34 @@ def render(value: Any, scope: Scope) -> Any:
 
 
 def render_text(value: Any, scope: Scope) -> str:
-    """Render where only text makes sense (URLs, header values): typed results become strings."""
-    rendered = render(value, scope)
-    return rendered if isinstance(rendered, str) else _to_text(rendered)
+    """Render where only text makes sense (URLs, header values): typed results become text."""
+    return to_text(render(value, scope))
 
 
-def _to_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+def _resolve(reference: tuple[str, ...], scope: Scope, value: Expr | Text) -> Any:
+    """``name.attr.attr`` with Jinja's rules: a mapping's keys, else the object's attributes."""
+    name = reference[0]
+    if name not in scope:
+        raise _undefined(f"'{name}' is undefined", value, scope)
+    current = scope[name]
+    for attribute in reference[1:]:
+        if isinstance(current, dict) and attribute in current and not hasattr(dict, attribute):
+            current = current[attribute]
+        elif isinstance(current, EnvironmentVariables):
+            if attribute not in current:
+                raise _undefined(f"'env' has no attribute '{attribute}'", value, scope)
+            current = current[attribute]
+        else:
+            # Anything unusual (attributes of objects, dict method names): let Jinja decide.
+            return _render_expression(Expr(value.text, ".".join(reference), value.source), scope)
+    return current
 
 
 def _render_expression(value: Expr, scope: Scope) -> Any:
+    import jinja2
+
     try:
-        result = _expression(value.code)(**scope)
+        result = _jinja_expression(value.code)(**scope)
         if isinstance(result, jinja2.Undefined):
             result._fail_with_undefined_error()
         return result
@@ -182,26 +234,76 @@ def _render_expression(value: Expr, scope: Scope) -> Any:
 
 def _render_text(value: Text, scope: Scope) -> str:
     try:
-        return _template(value.text).render(scope)
+        return _jinja_template(value.text).render(scope)
     except Exception as exc:
         raise _template_error(exc, value, scope) from None
 
 
+def _undefined(message: str, value: Expr | Text, scope: Scope) -> TemplateError:
+    text = f"undefined variable: {message}"
+    name = _UNDEFINED_NAME.search(message)
+    if name:
+        close = difflib.get_close_matches(name.group(1), [k for k in scope if k != "env"], n=1)
+        if close:
+            text += f" (did you mean '{close[0]}'?)"
+    return TemplateError(f"{text} in {value.text!r}", value.source)
+
+
 def _template_error(exc: Exception, value: Expr | Text, scope: Scope) -> TemplateError:
+    from jinja2.exceptions import SecurityError, UndefinedError
+
     if isinstance(exc, UndefinedError):
-        message = f"undefined variable: {exc.message}"
-        name = _UNDEFINED_NAME.search(exc.message or "")
-        if name:
-            close = difflib.get_close_matches(name.group(1), list(scope), n=1)
-            if close:
-                message += f" (did you mean '{close[0]}'?)"
-    elif isinstance(exc, SecurityError):
+        return _undefined(exc.message or "undefined", value, scope)
+    if isinstance(exc, SecurityError):
         message = f"unsafe template refused: {exc}"
     else:
         message = f"template error: {type(exc).__name__}: {exc}"
     return TemplateError(f"{message} in {value.text!r}", value.source)
 
 
-def template_diagnostic(error: TemplateError, step: str | None) -> Diagnostic:
-    assert error.source is not None
-    return Diagnostic(error.message, error.source, step)
+# -- Jinja, loaded on first need ---------------------------------------------------------------
+
+_environment: Any = None
+_compiled_expressions: dict[str, Callable[..., Any]] = {}
+_compiled_templates: dict[str, Any] = {}
+
+
+def _b64encode(value: str | bytes) -> str:
+    raw = value.encode() if isinstance(value, str) else value
+    return base64.b64encode(raw).decode("ascii")
+
+
+def jinja_environment() -> Any:
+    """The one sandboxed Jinja2 environment: strict undefined, JSON-like text output."""
+    global _environment
+    if _environment is None:
+        import jinja2
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+        env = ImmutableSandboxedEnvironment(
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,
+            keep_trailing_newline=True,
+            finalize=to_text,
+            cache_size=0,  # compiled templates are cached here, by source text
+        )
+        env.globals["uuid"] = lambda: uuid.uuid4().hex
+        env.filters["b64encode"] = _b64encode
+        _environment = env
+    return _environment
+
+
+def _jinja_expression(code: str) -> Callable[..., Any]:
+    compiled = _compiled_expressions.get(code)
+    if compiled is None:
+        compiled = jinja_environment().compile_expression(code, undefined_to_none=False)
+        _compiled_expressions[code] = compiled
+    return compiled
+
+
+def _jinja_template(text: str) -> Any:
+    compiled = _compiled_templates.get(text)
+    if compiled is None:
+        compiled = jinja_environment().from_string(text)
+        _compiled_templates[text] = compiled
+    return compiled
