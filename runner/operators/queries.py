@@ -29,13 +29,91 @@ class QueryError(ValueError):
     """The query cannot be asked of this response (or is itself invalid)."""
 
 
-@lru_cache(maxsize=4096)
-def compile_jsonpath(text: str) -> Any:
-    """Parse a JSONPath once (extended syntax: filters, arithmetic); raise QueryError if invalid."""
-    from jsonpath_ng.ext import parse  # imported on first use: it is slow to import
+_SEGMENT = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\[(\*)\]")
+_parser: Any = None
 
+
+class SimplePath:
+    """A JSONPath made only of ``.name``, ``[N]`` and ``[*]``, evaluated directly.
+
+    Most paths in specs are this simple; evaluating them here gives jsonpath-ng's results
+    (a property test compares the two) without importing it and building its parser,
+    which costs tens of milliseconds at start-up.
+    """
+
+    __slots__ = ("segments",)
+
+    def __init__(self, segments: tuple[tuple[str, Any], ...]):
+        self.segments = segments
+
+    def values(self, document: Any) -> list[Any]:
+        current = [document]
+        for kind, argument in self.segments:
+            found: list[Any] = []
+            for value in current:
+                if kind == "field":
+                    if isinstance(value, dict) and argument in value:
+                        found.append(value[argument])
+                elif kind == "index":
+                    if isinstance(value, list | str) and len(value) > argument:
+                        found.append(value[argument])
+                elif isinstance(value, list):  # [*]
+                    found.extend(value)
+                elif value is not None:
+                    found.append(value)  # jsonpath-ng treats a single value as a 1-item list
+            current = found
+        return current
+
+
+class _LibraryPath:
+    """Any other JSONPath, through jsonpath-ng's extended parser (filters, arithmetic...)."""
+
+    __slots__ = ("parsed",)
+
+    def __init__(self, parsed: Any):
+        self.parsed = parsed
+
+    def values(self, document: Any) -> list[Any]:
+        return [match.value for match in self.parsed.find(document)]
+
+
+def _simple_path(text: str) -> SimplePath | None:
+    if not text.startswith("$"):
+        return None
+    segments: list[tuple[str, Any]] = []
+    position = 1
+    while position < len(text):
+        match = _SEGMENT.match(text, position)
+        if match is None:
+            return None
+        name, index, star = match.groups()
+        if name is not None:
+            segments.append(("field", name))
+        elif index is not None:
+            segments.append(("index", int(index)))
+        else:
+            segments.append(("all", star))
+        position = match.end()
+    return SimplePath(tuple(segments))
+
+
+def _library_parser() -> Any:
+    global _parser
+    if _parser is None:  # building the parser is the slow part: do it once
+        from jsonpath_ng.ext.parser import ExtendedJsonPathParser
+
+        _parser = ExtendedJsonPathParser()
+    return _parser
+
+
+@lru_cache(maxsize=4096)
+def compile_jsonpath(text: str) -> SimplePath | _LibraryPath:
+    """Parse a JSONPath once (extended syntax: filters, arithmetic); raise QueryError if invalid."""
+    simple = _simple_path(text)
+    if simple is not None:
+        return simple
     try:
-        return parse(text)
+        return _LibraryPath(_library_parser().parse(text))
     except Exception as exc:  # jsonpath-ng raises bare Exception subclasses of several kinds
         raise QueryError(f"invalid JSONPath {text!r}: {exc}") from None
 
@@ -63,7 +141,7 @@ def _jsonpath(expression: str, response: Response) -> Any:
         document = response.json()
     except BodyNotJSON as exc:
         raise QueryError(str(exc)) from None
-    found = [match.value for match in path.find(document)]
+    found = path.values(document)
     if not found:
         return MISSING
     return found[0] if len(found) == 1 else found
