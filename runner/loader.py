@@ -254,7 +254,8 @@ class _Builder:
         for key, value in data.items():
             at = self.source(data, key)
             if self.variable_name(key, at, "variable"):
-                result.append(Variable(key, self.prepare(value, at), at))
+                value_at = self.source(data, key, value=True)
+                result.append(Variable(key, self.prepare(value, value_at), at))
         return tuple(result)
 
     def defaults(self, data: Any, document: LocDict) -> Defaults:
@@ -449,7 +450,7 @@ class _Builder:
             at = self.source(data, "status", value=True)
             value = data["status"]
             prepared = self.prepare(value, at)
-            if not isinstance(prepared, templating.Dynamic):
+            if not _has_template(value):
                 problem = check_status_operand(value)
                 if problem:
                     self.error(problem, at)
@@ -507,7 +508,7 @@ class _Builder:
                 )
                 continue
             prepared = self.prepare(operand, at)
-            if not isinstance(prepared, templating.Dynamic):
+            if not _has_template(operand):
                 problem = check_operand(operator, operand)
                 if problem:
                     self.error(problem, at)
@@ -576,6 +577,17 @@ class _Builder:
                 self.error(str(exc), where)
                 return None
         return Query(kind, prepared)  # type: ignore[arg-type]
+
+
+def _has_template(value: Any) -> bool:
+    """Whether a raw YAML value holds template syntax anywhere (checked when it renders)."""
+    if isinstance(value, str):
+        return templating.has_template_syntax(value)
+    if isinstance(value, dict):
+        return any(_has_template(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_has_template(item) for item in value)
+    return False
 
 
 def _as_tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:

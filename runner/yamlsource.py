@@ -112,11 +112,38 @@ def parse_yaml(text: str) -> Any:
     try:
         return loader.get_single_data()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        position = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        parts = [p for p in (exc.context, exc.problem) if p]
-        raise YAMLSyntaxError("invalid YAML: " + ", ".join(parts), position) from None
+        raise _syntax_error(exc, text) from None
     except yaml.YAMLError as exc:
         raise YAMLSyntaxError(f"invalid YAML: {exc}", (1, 1)) from None
     finally:
         loader.dispose()
+
+
+_OPENED = ("flow mapping", "flow sequence", "quoted scalar")
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError, text: str) -> YAMLSyntaxError:
+    """Point where the user has to look: where an unclosed bracket or quote was opened
+    (not where the parser gave up: often the next item, or past the end of the file)."""
+    lines = text.splitlines() or [""]
+    problem, context = exc.problem_mark, exc.context_mark
+    opened = context is not None and any(word in (exc.context or "") for word in _OPENED)
+    mark = context if opened else problem or context
+    if mark is None:
+        return YAMLSyntaxError(f"invalid YAML: {exc.problem or exc}", (1, 1))
+    message = exc.problem or "syntax error"
+    if problem is not None and problem.line < len(lines):
+        if lines[problem.line][problem.column : problem.column + 1] == "\t":
+            message = "a tab character: YAML indents with spaces, never tabs"
+        where = f"line {problem.line + 1}, column {problem.column + 1}"
+    else:
+        where = "the end of the file"
+    if opened:
+        thing = next(word for word in _OPENED if word in (exc.context or ""))
+        thing = {"flow mapping": "{ mapping", "flow sequence": "[ list", "quoted scalar": "quote"}[
+            thing
+        ]
+        message = f"the {thing} opened here is not closed: {message} at {where}"
+    if mark.line >= len(lines):  # past the end: point at the end of the last line
+        return YAMLSyntaxError(f"invalid YAML: {message}", (len(lines), len(lines[-1]) + 1))
+    return YAMLSyntaxError(f"invalid YAML: {message}", (mark.line + 1, mark.column + 1))

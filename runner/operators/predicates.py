@@ -81,6 +81,7 @@ def _length(actual: Any, expected: Any) -> bool:
 
 
 def _type(actual: Any, expected: Any) -> bool:
+    expected = "null" if expected is None else expected  # YAML reads a bare null as nothing
     actual_type = json_type(actual)
     return actual_type == expected or (expected == "number" and actual_type == "integer")
 
@@ -133,7 +134,7 @@ def check_operand(operator: str, operand: Any) -> str | None:
             return str(exc)
     if operator == "length" and (isinstance(operand, bool) or not isinstance(operand, int)):
         return "length takes a whole number"
-    if operator == "type" and operand not in JSON_TYPES:
+    if operator == "type" and operand is not None and operand not in JSON_TYPES:
         return f"type takes one of {', '.join(JSON_TYPES)}"
     if operator in ("gt", "gte", "lt", "lte") and (
         isinstance(operand, bool) or not isinstance(operand, int | float | str)
@@ -160,9 +161,13 @@ def matches_status(actual: int, expected: Any) -> bool:
 
 def check_status_operand(operand: Any) -> str | None:
     items = operand if isinstance(operand, list) else [operand]
+    if not items:
+        return 'status takes a code (201), a class ("2xx") or a non-empty list of them'
     for item in items:
         ok_int = isinstance(item, int) and not isinstance(item, bool) and 100 <= item <= 599
-        ok_str = isinstance(item, str) and (_STATUS_CLASS.match(item) or item.isdigit())
+        ok_str = isinstance(item, str) and bool(
+            _STATUS_CLASS.match(item) or (item.isdigit() and 100 <= int(item) <= 599)
+        )
         if not (ok_int or ok_str):
             return f'status takes a code (201), a class ("2xx") or a list of them, not {item!r}'
     return None

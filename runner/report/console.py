@@ -93,7 +93,8 @@ def describe_failure(result: ExpectationResult) -> str:
     if result.operator not in ("equals", "status"):
         subject += f" {result.operator}"
     if result.reason:
-        return f"{subject}: {result.reason} (expected {format_value(result.expected)})"
+        text = f"{subject}: {result.reason}: expected {format_value(result.expected)}"
+        return text + ("" if result.actual is MISSING else f", got {format_value(result.actual)}")
     if result.operator == "exists":
         if result.expected:
             return f"{subject}: expected to exist, found nothing"
@@ -103,6 +104,8 @@ def describe_failure(result: ExpectationResult) -> str:
         actual_text = f"{len(actual)}: {format_value(actual)}"
     elif result.operator == "type":
         actual_text = f"{json_type(actual)} {format_value(actual)}"
+    elif result.operator == "status":
+        actual_text = str(actual)
     else:
         actual_text = _typed(actual, result.expected)
     expected_text = (
@@ -110,9 +113,17 @@ def describe_failure(result: ExpectationResult) -> str:
         if result.operator in ("equals", "not_equals")
         else format_value(result.expected)
     )
+    if result.operator == "status":
+        expected_text = _status_text(result.expected)
     if result.operator == "type":
         expected_text = str(result.expected)
     return f"{subject}: " + _PHRASES[result.operator].format(e=expected_text, a=actual_text)
+
+
+def _status_text(expected: Any) -> str:
+    if isinstance(expected, list):
+        return " or ".join(_status_text(item) for item in expected)
+    return str(expected)
 
 
 # -- positions ------------------------------------------------------------------------------------

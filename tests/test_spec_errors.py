@@ -1,0 +1,774 @@
+"""Broken specs: `apirun check` and `apirun` both exit 2, point at the file, line (and column),
+name the step, print no traceback and send nothing to the server.
+
+Spec texts use ``{base}`` for the test server's URL, so a request sent by mistake would be
+recorded by the server (and the test would see it).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pytest
+
+try:
+    from .helpers import assert_points, line_of, run_cli, run_subprocess, write_spec
+except ImportError:  # tests/ is a plain directory
+    from helpers import assert_points, line_of, run_cli, run_subprocess, write_spec
+
+
+@dataclass(frozen=True)
+class Case:
+    text: str | bytes
+    where: tuple[tuple[int, int | None], ...]  # (line, column or None) of each error
+    says: tuple[str, ...] = ()  # fragments the message must hold
+    step: str | None = None  # the step the message must name
+
+
+def bug(reason: str):
+    return pytest.mark.xfail(reason=f"BUG: {reason}", strict=True)
+
+
+ONE_STEP = 'name: t\nsteps:\n  - name: a\n    request: {url: "{base}/echo"}\n'
+
+CASES = [
+    # -- YAML itself ------------------------------------------------------------------------
+    pytest.param(
+        Case(
+            """
+            name: t
+            steps:
+              - name: a
+                request:
+                  url: "{base}/echo"
+                 method: GET
+            """,
+            ((6, 6),),
+            ("invalid YAML",),
+        ),
+        id="yaml-bad-indentation",
+    ),
+    pytest.param(
+        Case(
+            """
+            name: t
+            steps:
+              - name: a
+                request:
+                  url: "{base}/echo"
+                  params: {a: [1, 2}
+            """,
+            ((6, 19),),
+            ("invalid YAML",),
+        ),
+        id="yaml-mismatched-bracket",
+    ),
+    pytest.param(
+        Case(
+            """
+            name: t
+            steps:
+              - name: a
+                request:
+                  url: "{base}/echo"
+                  headers: {X-A: b
+              - name: b
+                request: {url: "{base}/echo"}
+            """,
+            ((6, None),),
+            ("invalid YAML",),
+        ),
+        id="yaml-unclosed-bracket",
+    ),
+    pytest.param(
+        Case(
+            'name: t\nsteps:\n  - name: a\n    request:\n      url: "{base}/echo"\n'
+            "      headers: {X-A: b\n",
+            ((6, None),),
+            ("invalid YAML",),
+        ),
+        id="yaml-unclosed-bracket-at-end",
+    ),
+    pytest.param(
+        Case(
+            'name: t\nsteps:\n  - name: a\n    request:\n\turl: "{base}/echo"\n',
+            ((5, 1),),
+            ("invalid YAML",),
+        ),
+        id="yaml-tab",
+    ),
+    pytest.param(
+        Case(
+            """
+            name: t
+            steps:
+              - name: a
+                request:
+                  url: "{base}/echo"
+                  url: "{base}/json"
+            """,
+            ((6, 7),),
+            ("duplicate key 'url'", "line 5"),
+        ),
+        id="yaml-duplicate-key",
+    ),
+    pytest.param(Case("", ((1, None),), ("empty",)), id="empty-file"),
+    pytest.param(Case("# only a comment\n", ((1, None),), ("empty",)), id="only-a-comment"),
+    pytest.param(
+        Case(
+            b'name: t\nsteps:\n  - name: a\n    request: {url: "{base}/echo?q=caf\xe9"}\n',
+            ((4, None),),
+            ("UTF-8",),
+        ),
+        id="not-utf8",
+    ),
+    # -- the file -----------------------------------------------------------------------------
+    pytest.param(
+        Case('- name: a\n  request: {url: "{base}/echo"}\n', ((1, 1),), ("mapping", "list")),
+        id="top-level-list",
+    ),
+    pytest.param(
+        Case(
+            'name: t\nstep:\n  - name: a\n    request: {url: "{base}/echo"}\n',
+            ((2, 1),),
+            ("unknown key 'step'", "did you mean 'steps'"),
+        ),
+        id="unknown-top-level-key",
+    ),
+    pytest.param(
+        Case(
+            "name: t\nzzz: 1\n" + ONE_STEP.removeprefix("name: t\n"),
+            ((2, 1),),
+            ("unknown key 'zzz'", "steps"),
+        ),
+        id="unknown-top-level-key-no-close-match",
+    ),
+    pytest.param(Case("name: t\n", ((1, None),), ("'steps'", "missing")), id="missing-steps"),
+    pytest.param(Case("name: t\nsteps: []\n", ((2, 8),), ("empty",)), id="empty-steps"),
+    pytest.param(
+        Case("name: t\nsteps: [a]\n", ((2, 9),), ("step 1", "mapping")), id="step-not-a-mapping"
+    ),
+    pytest.param(
+        Case(
+            """
+            name: t
+            base_url: "{base}"
+            vars:
+              env: production
+            steps:
+              - name: a
+                request: {url: /echo}
+            """,
+            ((4, 3),),
+            ("'env'", "reserved"),
+        ),
+        id="reserved-variable-name",
+    ),
+    pytest.param(
+        Case(
+            """
+            name: t
+            base_url: "{base}"
+            vars:
+              greeting: "{{ foo "
+            steps:
+              - name: a
+                request: {url: /echo}
+            """,
+            ((4, None),),
+            ("template", "syntax"),
+        ),
+        id="jinja-syntax-error-in-vars",
+    ),
+    # -- steps --------------------------------------------------------------------------------
+    pytest.param(
+        Case(
+            'name: t\nsteps:\n  - request: {url: "{base}/echo"}\n',
+            ((3, 5),),
+            ("'name'", "step 1"),
+        ),
+        id="missing-step-name",
+    ),
+    pytest.param(
+        Case(
+            """
+            name: t
+            steps:
+              - name: same
+                request: {url: "{base}/echo"}
+              - name: same
+                request: {url: "{base}/json"}
+            """,
+            ((5, 11),),
+            ("duplicate step name 'same'", "line 3"),
+            "same",
+        ),
+        id="duplicate-step-names",
+    ),
+    pytest.param(
+        Case(
+            """
+            name: t
+            steps:
+              - name: a
+                request: {url: "{base}/json"}
+                captur:
+                  x: $.int
+            """,
+            ((5, 5),),
+            ("unknown key 'captur'", "did you mean 'capture'"),
+            "a",
+        ),
+        id="unknown-step-key",
+    ),
+    pytest.param(
+        Case(
+            """
+            name: t
+            steps:
+              - name: a
+                request:
+                  url: "{base}/echo"
+                  methd: POST
+            """,
+            ((6, 7),),
+            ("unknown key 'methd'", "did you mean 'method'"),
+            "a",
+        ),
+        id="unknown-request-key",
+    ),
+    pytest.param(
+        Case(
+            """
+            name: t
+            steps:
+              - name: a
+                request: {url: "{base}/echo"}
+                expect:
+                  stauts: 200
+            """,
+            ((6, 7),),
+            ("unknown key 'stauts'", "did you mean 'status'"),
+            "a",
+        ),
+        id="unknown-expect-key",
+    ),
+    pytest.param(
+        Case(
+            """
+            name: t
+            steps:
+              - name: a
+                request: {url: "{base}/json"}
+                expect:
+                  jsonpath:
+                    $.int: {equls: 1}
+            """,
+            ((7, 17),),
+            ("unknown operator 'equls'", "did you mean 'equals'"),
+            "a",
+        ),
+        id="unknown-operator",
+    ),
+    pytest.param(
+        Case(
+            """
+            name: t
+            steps:
+              - name: a
+                request: {url: "{base}/json"}
+                expect:
+                  headers:
+                    X-A: {matchs: x}
+            """,
+            ((7, 15),),
+            ("unknown operator 'matchs'", "did you mean 'matches'"),
+            "a",
+        ),
+        id="unknown-operator-in-headers",
+    ),
+    pytest.param(
+        Case(
+            """
+            name: t
+            steps:
+              - name: a
+                request: {url: "{base}/json"}
+                capture:
+                  x: {hedaer: X-A}
+            """,
+            ((6, 11),),
+            ("unknown capture kind 'hedaer'", "did you mean 'header'"),
+            "a",
+        ),
+        id="unknown-capture-kind",
+    ),
+    pytest.param(
+        Case(
+            """
+            name: t
+            steps:
+              - name: a
+                request: {url: "{base}/json"}
+                capture:
+                  token: X-Subject-Token
+            """,
+            ((6, 14),),
+            ("'$'", "header"),
+            "a",
+        ),
+        id="capture-neither-jsonpath-nor-mapping",
+    ),
+    # -- request ------------------------------------------------------------------------------
+    pytest.param(
+        Case(
+            "name: t\nsteps:\n  - name: a\n    request: {method: GET}\n",
+            ((4, 14),),
+            ("'url'",),
+            "a",
+        ),
+        id="missing-url",
+    ),
+    pytest.param(
+        Case(
+            """
+            name: t
+            steps:
+              - name: a
+                request:
+                  url: "{base}/echo"
+                  method: POST
+                  json: {a: 1}
+                  data: raw
+            """,
+            ((8, 7),),
+            ("json", "data", "one body"),
+            "a",
+        ),
+        id="two-bodies",
+    ),
+    pytest.param(
+        Case(
+            """
+            name: t
+            steps:
+              - name: a
+                request: {url: /echo}
+            """,
+            ((4, 20),),
+            ("relative", "base_url"),
+            "a",
+        ),
+        id="relative-url-without-base-url",
+    ),
+    pytest.param(
+        Case(
+            """
+            name: t
+            steps:
+              - name: a
+                request:
+                  url: "{base}/echo"
+                  timeout: "5"
+            """,
+            ((6, 16),),
+            ("timeout", "number"),
+            "a",
+        ),
+        id="timeout-as-string",
+    ),
+    pytest.param(
+        Case(
+            """
+            name: t
+            steps:
+              - name: a
+                request:
+                  url: "{base}/echo"
+                  timeout: -1
+            """,
+            ((6, 16),),
+            ("timeout", "positive", "-1"),
+            "a",
+        ),
+        id="negative-timeout",
+    ),
+    pytest.param(
+        Case(
+            """
+            name: t
+            defaults:
+              timeout: 0
+            steps:
+              - name: a
+                request: {url: "{base}/echo"}
+            """,
+            ((3, 12),),
+            ("timeout", "positive"),
+        ),
+        id="zero-default-timeout",
+    ),
+    pytest.param(
+        Case(
+            """
+            name: t
+            steps:
+              - name: a
+                request:
+                  url: "{base}/echo"
+                  follow_redirects: "no"
+            """,
+            ((6, 25),),
+            ("follow_redirects", "true or false"),
+            "a",
+        ),
+        id="follow-redirects-as-string",
+    ),
+    pytest.param(
+        Case(
+            """
+            name: t
+            steps:
+              - name: a
+                request:
+                  url: "{base}/echo"
+                  headers: [X-A, b]
+            """,
+            ((6, 16),),
+            ("headers", "mapping", "list"),
+            "a",
+        ),
+        id="headers-as-a-list",
+    ),
+    pytest.param(
+        Case(
+            """
+            name: t
+            steps:
+              - name: a
+                request:
+                  url: "{base}/echo?q={{ foo "
+            """,
+            ((5, 12),),
+            ("template", "syntax"),
+            "a",
+        ),
+        id="jinja-syntax-error-in-url",
+    ),
+    pytest.param(
+        Case(
+            """
+            name: t
+            steps:
+              - name: a
+                request:
+                  url: "{base}/echo"
+                  method: POST
+                  json:
+                    a: ["x", "{{ foo + }}"]
+            """,
+            ((8, 18),),
+            ("template", "syntax"),
+            "a",
+        ),
+        id="jinja-syntax-error-in-json-body",
+    ),
+    # -- expect -------------------------------------------------------------------------------
+    pytest.param(
+        Case(ONE_STEP + "    expect: {status: 999}\n", ((5, 22),), ("999",), "a"),
+        id="status-999",
+    ),
+    pytest.param(
+        Case(ONE_STEP + '    expect: {status: "abc"}\n', ((5, 22),), ("abc",), "a"),
+        id="status-abc",
+    ),
+    pytest.param(
+        Case(ONE_STEP + '    expect: {status: "999"}\n', ((5, 22),), ("999",), "a"),
+        id="status-999-quoted",
+    ),
+    pytest.param(
+        Case(ONE_STEP + "    expect: {status: []}\n", ((5, 22),), ("status",), "a"),
+        id="status-empty-list",
+    ),
+    pytest.param(
+        Case(
+            ONE_STEP + '    expect:\n      jsonpath:\n        "$.a[[": 1\n',
+            ((7, 9),),
+            ("invalid JSONPath", "$.a[["),
+            "a",
+        ),
+        id="invalid-jsonpath-in-expect",
+    ),
+    pytest.param(
+        Case(
+            ONE_STEP + '    expect:\n      body: {matches: "(unclosed"}\n',
+            ((6, 14),),
+            ("invalid regular expression", "(unclosed"),
+            "a",
+        ),
+        id="invalid-regex-in-matches",
+    ),
+    pytest.param(
+        Case(
+            ONE_STEP + '    expect:\n      jsonpath:\n        $.a: "{{ 1 + }}"\n',
+            ((7, 14),),
+            ("template", "syntax"),
+            "a",
+        ),
+        id="jinja-syntax-error-in-expect",
+    ),
+    # -- capture ------------------------------------------------------------------------------
+    pytest.param(
+        Case(
+            ONE_STEP + '    capture:\n      x: {jsonpath: "$.a[["}\n',
+            ((6, 21),),
+            ("invalid JSONPath", "$.a[["),
+            "a",
+        ),
+        id="invalid-jsonpath-in-capture",
+    ),
+    pytest.param(
+        Case(
+            ONE_STEP + '    capture:\n      x: "$.a[["\n',
+            ((6, 10),),
+            ("invalid JSONPath", "$.a[["),
+            "a",
+        ),
+        id="invalid-jsonpath-in-capture-shorthand",
+    ),
+    pytest.param(
+        Case(
+            ONE_STEP + '    capture:\n      x: {regex: "(unclosed"}\n',
+            ((6, 18),),
+            ("invalid regular expression", "(unclosed"),
+            "a",
+        ),
+        id="invalid-regex-in-capture",
+    ),
+    pytest.param(
+        Case(
+            ONE_STEP + "    capture:\n      1bad: $.a\n",
+            ((6, 7),),
+            ("'1bad'", "not a valid name"),
+            "a",
+        ),
+        id="invalid-capture-name-digit",
+    ),
+    pytest.param(
+        Case(
+            ONE_STEP + "    capture:\n      my-var: $.a\n",
+            ((6, 7),),
+            ("'my-var'", "not a valid name"),
+            "a",
+        ),
+        id="invalid-capture-name-dash",
+    ),
+    pytest.param(
+        Case(ONE_STEP + "    capture:\n      env: $.a\n", ((6, 7),), ("'env'", "reserved"), "a"),
+        id="reserved-capture-name",
+    ),
+    # -- several at once ----------------------------------------------------------------------
+    pytest.param(
+        Case(
+            """
+            name: t
+            defaults: {timeout: slow}
+            steps:
+              - name: a
+                request:
+                  url: "{base}/echo"
+                  methd: POST
+                expect:
+                  status: 999
+              - name: b
+                request: {url: "{base}/echo"}
+                capture:
+                  x: {jsonpath: "$.a[["}
+            """,
+            ((2, 21), (7, 7), (9, 15), (13, 21)),
+            (
+                "timeout",
+                "unknown key 'methd'",
+                "999",
+                "invalid JSONPath",
+                "4 problems",
+                "(step 'a')",
+                "(step 'b')",
+            ),
+        ),
+        id="several-errors-listed-at-once",
+    ),
+]
+
+
+@pytest.mark.parametrize("command", ["check", "run"])
+@pytest.mark.parametrize("case", CASES)
+def test_broken_spec(srv, tmp_path, capsys, case: Case, command: str):
+    text = case.text
+    if isinstance(text, bytes):
+        text = text.replace(b"{base}", srv.url.encode())
+    path = write_spec(tmp_path, text, base=srv.url)
+    args = ("check", str(path)) if command == "check" else (str(path),)
+    result = run_cli(capsys, *args)
+    assert result.code == 2, result.text
+    assert "Traceback" not in result.text
+    for line, column in case.where:
+        assert_points(result.text, path, line, column)
+    for fragment in case.says:
+        assert fragment in result.text, result.text
+    if case.step is not None:
+        assert f"step '{case.step}'" in result.text, result.text
+    assert "nothing was sent" in result.err
+    assert not re.search(r"\b(PASS|FAIL|SKIP)\b", result.out), result.out
+    assert srv.app.requests == []
+
+
+def test_a_tab_is_named_in_the_message(srv, tmp_path, capsys):
+    path = write_spec(tmp_path, 'name: t\nsteps:\n  - name: a\n    request:\n\turl: "{base}/x"\n')
+    result = run_cli(capsys, "check", str(path))
+    assert result.code == 2
+    assert_points(result.text, path, 5, 1)
+    message = next(line for line in result.err.splitlines() if line.startswith("error:"))
+    assert re.search(r"\btab\b", message.lower()), message
+
+
+@pytest.mark.parametrize("command", ["check", "run"])
+def test_two_files_where_only_the_second_is_broken_send_nothing(srv, tmp_path, capsys, command):
+    good = write_spec(tmp_path, ONE_STEP, name="a_good.yaml", base=srv.url)
+    bad = write_spec(
+        tmp_path, ONE_STEP + "    expect: {stauts: 200}\n", name="b_bad.yaml", base=srv.url
+    )
+    args = (str(good), str(bad))
+    result = run_cli(capsys, *(("check", *args) if command == "check" else args))
+    assert result.code == 2
+    assert_points(result.text, bad, 5, 14)
+    assert "did you mean 'status'" in result.text
+    assert str(good) not in result.text  # the good file is neither blamed nor run
+    assert not re.search(r"\b(PASS|FAIL)\b", result.out)
+    assert srv.app.requests == []
+
+
+def test_a_folder_with_one_broken_file_sends_nothing(srv, tmp_path, capsys):
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    write_spec(folder, ONE_STEP, name="a.yaml", base=srv.url)
+    bad = write_spec(folder, "name: t\nstep: []\n", name="b.yml", base=srv.url)
+    result = run_cli(capsys, str(folder))
+    assert result.code == 2
+    assert_points(result.text, bad, 2, 1)
+    assert srv.app.requests == []
+
+
+def test_check_passes_a_valid_file_and_sends_nothing(srv, tmp_path, capsys):
+    # The counterpart of the table: the same shape, valid, is accepted by check (exit 0).
+    path = write_spec(tmp_path, ONE_STEP + "    expect: {status: 200}\n", base=srv.url)
+    result = run_cli(capsys, "check", str(path))
+    assert result.code == 0, result.text
+    assert srv.app.requests == []
+
+
+# -- errors found only at run time --------------------------------------------------------------
+
+
+def test_undefined_variable_is_named_with_a_suggestion(srv, tmp_path, capsys):
+    path = write_spec(
+        tmp_path,
+        """
+        name: t
+        base_url: "{base}"
+        vars:
+          token: abc123
+        steps:
+          - name: list users
+            request:
+              url: /echo
+              headers:
+                X-Auth-Token: "{{ tokn }}"
+          - name: later
+            request: {url: /echo}
+        """,
+        base=srv.url,
+    )
+    result = run_cli(capsys, str(path))
+    assert result.code == 2, result.text
+    assert "Traceback" not in result.text
+    assert "tokn" in result.text
+    assert "did you mean 'token'" in result.text
+    assert_points(result.text, path, line_of(path, "{{ tokn }}"))
+    assert re.search(r"ERROR\s+list users", result.out)
+    assert re.search(r"SKIP\s+later", result.out)
+    assert srv.app.requests == []
+
+
+def test_undefined_variable_after_a_capture_suggests_the_capture(srv, tmp_path, capsys):
+    path = write_spec(
+        tmp_path,
+        """
+        name: t
+        base_url: "{base}"
+        steps:
+          - name: source
+            request: {url: "/headers?X-Subject-Token=t0k"}
+            capture:
+              token: {header: X-Subject-Token}
+          - name: use
+            request:
+              url: "/echo?t={{ tokn }}"
+        """,
+        base=srv.url,
+    )
+    result = run_cli(capsys, str(path))
+    assert result.code == 2, result.text
+    assert "Traceback" not in result.text
+    assert "tokn" in result.text and "did you mean 'token'" in result.text
+    assert_points(result.text, path, line_of(path, "{{ tokn }}"))
+    assert re.search(r"ERROR\s+use", result.out)
+    assert [r.path for r in srv.app.requests] == ["/headers"]  # the second was never sent
+
+
+@pytest.mark.parametrize(
+    "request_block",
+    [
+        pytest.param("url: \"/echo?x={{ ''.__class__.__mro__ }}\"", id="url"),
+        pytest.param(
+            "url: /echo\n      headers: {X-A: \"{{ ''.__class__.__mro__ }}\"}", id="header"
+        ),
+        pytest.param(
+            "url: /echo\n      method: POST\n      json: {a: \"{{ ''.__class__.__mro__ }}\"}",
+            id="json-body",
+        ),
+    ],
+)
+def test_sandbox_refuses_python_internals(srv, tmp_path, capsys, request_block):
+    text = (
+        f'name: t\nbase_url: "{srv.url}"\nsteps:\n  - name: sneaky\n    request:\n'
+        f"      {request_block}\n"
+    )
+    path = write_spec(tmp_path, text)
+    result = run_cli(capsys, str(path))
+    assert result.code == 2, result.text
+    assert "Traceback" not in result.text
+    assert "unsafe" in result.text and "__class__" in result.text
+    assert "<class" not in result.text  # no Python object leaked into the output
+    assert_points(result.text, path, line_of(path, "__mro__"))
+    assert re.search(r"ERROR\s+sneaky", result.out)
+    assert srv.app.requests == []
+
+
+# -- the real command ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [("check",), ()], ids=["check", "run"])
+def test_broken_yaml_through_the_real_command(srv, tmp_path, command):
+    path = write_spec(
+        tmp_path,
+        'name: t\nsteps:\n  - name: a\n    request:\n      url: "{base}/echo"\n     method: GET\n',
+        base=srv.url,
+    )
+    result = run_subprocess(*command, str(path), cwd=tmp_path)
+    assert result.code == 2, result.text
+    assert "Traceback" not in result.text
+    assert_points(result.err, path, 6, 6)
+    assert result.out == ""
+    assert srv.app.requests == []
