@@ -20,14 +20,15 @@
 # State lives in $APIRUN_KEYSTONE_HOME (default ${XDG_CACHE_HOME:-~/.cache}/apirun-keystone):
 #   venv/ etc/keystone.conf data/keystone.db fernet-keys/ credential-keys/
 #   secrets/ (random bootstrap-admin password) log/ run/keystone.pid
+#   cache/ (stevedore's entry-point cache, kept out of ~/.cache)
 # Delete that folder to start from scratch (stop Keystone first).
 #
 # Environment knobs (all optional):
 #   KEYSTONE_PORT          TCP port on 127.0.0.1              (5000)
 #   KEYSTONE_CACHE         memory | off                       (memory)
 #                          memory: in-process token/identity cache, one
-#                          gunicorn worker; GET /v3/users ~10 ms instead of
-#                          ~250 ms. off: no cache, two workers.
+#                          gunicorn worker; GET /v3/users ~12 ms instead of
+#                          ~300 ms. off: no cache, two workers.
 #   KEYSTONE_START_TIMEOUT seconds to wait for Keystone to answer (60)
 #   KEYSTONE_PYTHON        interpreter for the venv, >= 3.11  (python3)
 #   APIRUN_KEYSTONE_HOME   state folder                       (see above)
@@ -78,7 +79,10 @@ chmod 700 "$STATE/secrets" "$STATE/fernet-keys" "$STATE/credential-keys"
 # One up.sh at a time per state folder.
 if command -v flock >/dev/null 2>&1; then
   exec 9>"$RUN/up.lock"
-  flock -w 600 9 || die "another up.sh is still running for $STATE"
+  if ! flock -n 9; then
+    log "waiting for another up.sh using $STATE to finish"
+    flock -w 300 9 || die "another up.sh has held $RUN/up.lock for 5 minutes; giving up"
+  fi
 fi
 
 # ------------------------------------------------------------------ venv ----
@@ -90,7 +94,7 @@ if [[ ! -x "$PY" ]]; then
   command -v "$PYTHON" >/dev/null 2>&1 \
     || die "$PYTHON not found; Keystone needs Python >= 3.11 (set KEYSTONE_PYTHON)"
   "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
-    || die "Keystone 30 needs Python >= 3.11, $PYTHON is $("$PYTHON" -V 2>&1); set KEYSTONE_PYTHON"
+    || die "Keystone 30 needs Python >= 3.11, $PYTHON is $("$PYTHON" -V 2>&1); set KEYSTONE_PYTHON to a newer interpreter"
   log "creating virtualenv $VENV"
   "$PYTHON" -m venv "$VENV" >&2 || {
     rm -rf "$VENV"
@@ -101,7 +105,7 @@ INSTALLED=0
 STAMP="$VENV/.installed-lock.txt"       # copy of the lock the venv was built from
 if ! cmp -s "$LOCK" "$STAMP"; then
   rm -f "$STAMP" "$DATA/.bootstrapped"    # schema must be synced after an install
-  log "installing Keystone into the venv from $LOCK (first run: about a minute)"
+  log "installing Keystone into the venv from $LOCK (about 30-60 s the first time)"
   SECONDS=0
   "$PY" -m pip install --disable-pip-version-check --no-input -q -r "$LOCK" >&2 \
     || die "pip install failed (needs access to PyPI); see the pip output above"
@@ -111,6 +115,40 @@ if ! cmp -s "$LOCK" "$STAMP"; then
 fi
 "$PY" -c 'import importlib.metadata as m; m.version("keystone"); m.version("gunicorn")' 2>/dev/null \
   || die "keystone/gunicorn are not installed in $VENV; delete $VENV and run again"
+
+# ------------------------------------------------- is it running already? ----
+pid_is_ours() {  # alive, and our gunicorn for this state folder
+  [[ "$1" =~ ^[0-9]+$ ]] && kill -0 "$1" 2>/dev/null || return 1
+  local cmd
+  cmd="$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null || ps -o args= -p "$1" 2>/dev/null)" || return 1
+  [[ "$cmd" == *gunicorn* && "$cmd" == *"$APP"* && "$cmd" == *"$WSGI_DIR"* ]]
+}
+RUNNING_PID=""
+if [[ -f "$PIDFILE" ]]; then
+  p="$(cat "$PIDFILE" 2>/dev/null || true)"
+  if pid_is_ours "$p"; then
+    RUNNING_PID="$p"
+  else
+    log "removing stale PID file (PID '$p' is not our Keystone)"
+    rm -f "$PIDFILE"
+  fi
+fi
+
+port_busy() {  # is something listening on HOST:PORT?
+  "$PY" - "$HOST" "$PORT" <<'EOF'
+import socket, sys
+s = socket.socket()
+s.settimeout(1)
+sys.exit(0 if s.connect_ex((sys.argv[1], int(sys.argv[2]))) == 0 else 1)
+EOF
+}
+port_taken_msg="$HOST:$PORT is already in use by another process; pick a free port with KEYSTONE_PORT=<port>"
+SERVER_ARGS="port=$PORT workers=$WORKERS"
+OLD_ARGS="$(cat "$RUN/server.args" 2>/dev/null || true)"
+# Fail before touching anything if the wanted port belongs to someone else.
+if [[ -z "$RUNNING_PID" || "$OLD_ARGS" != "port=$PORT "* ]] && port_busy; then
+  die "$port_taken_msg"
+fi
 
 # ---------------------------------------------------------------- config ----
 NEW_CONF="$(mktemp "$STATE/etc/.keystone.conf.XXXXXX")"
@@ -178,31 +216,12 @@ sys.argv = sys.argv[:1]
 from keystone.wsgi.api import application  # noqa: E402,F401
 EOF
 
-# ------------------------------------------------- is it running already? ----
-pid_is_ours() {  # alive, and our gunicorn for this state folder
-  [[ "$1" =~ ^[0-9]+$ ]] && kill -0 "$1" 2>/dev/null || return 1
-  local cmd
-  cmd="$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null || ps -o args= -p "$1" 2>/dev/null)" || return 1
-  [[ "$cmd" == *gunicorn* && "$cmd" == *"$APP"* && "$cmd" == *"$WSGI_DIR"* ]]
-}
-RUNNING_PID=""
-if [[ -f "$PIDFILE" ]]; then
-  p="$(cat "$PIDFILE" 2>/dev/null || true)"
-  if pid_is_ours "$p"; then
-    RUNNING_PID="$p"
-  else
-    log "removing stale PID file (PID '$p' is not our Keystone)"
-    rm -f "$PIDFILE"
-  fi
-fi
-
-SERVER_ARGS="port=$PORT workers=$WORKERS"
 NEED_BOOTSTRAP=0
 if [[ ! -s "$DATA/keystone.db" || "$(cat "$DATA/.bootstrapped" 2>/dev/null)" != "$BASE_URL" ]]; then
   NEED_BOOTSTRAP=1
 fi
 if [[ -n "$RUNNING_PID" ]] && { ((CONF_CHANGED || INSTALLED || NEED_BOOTSTRAP)) \
-     || [[ "$(cat "$RUN/server.args" 2>/dev/null)" != "$SERVER_ARGS" ]]; }; then
+     || [[ "$OLD_ARGS" != "$SERVER_ARGS" ]]; }; then
   log "settings or install changed; restarting Keystone (PID $RUNNING_PID)"
   APIRUN_KEYSTONE_HOME="$STATE" bash "$SCRIPT_DIR/down.sh" || die "could not stop the running Keystone"
   RUNNING_PID=""
@@ -210,7 +229,7 @@ fi
 
 # ------------------------------------------------------------- bootstrap ----
 km() {  # keystone-manage with our config; show its output on failure
-  if ! "$VENV/bin/keystone-manage" --config-file "$CONF" --log-file "$LOGDIR/keystone-manage.log" \
+  if ! XDG_CACHE_HOME="$STATE/cache" "$VENV/bin/keystone-manage" --config-file "$CONF" --log-file "$LOGDIR/keystone-manage.log" \
          "$@" >>"$LOGDIR/keystone-manage.out" 2>&1; then
     tail -n 30 "$LOGDIR/keystone-manage.out" "$LOGDIR/keystone-manage.log" >&2 || true
     die "keystone-manage $1 failed (logs in $LOGDIR)"
@@ -240,34 +259,25 @@ if ((NEED_BOOTSTRAP)); then
 fi
 
 # ---------------------------------------------------------------- server ----
-port_busy() {
-  "$PY" - "$HOST" "$PORT" <<'EOF'
-import socket, sys
-s = socket.socket()
-s.settimeout(1)
-sys.exit(0 if s.connect_ex((sys.argv[1], int(sys.argv[2]))) == 0 else 1)
-EOF
-}
 SECONDS=0
 LOG_OFFSET=0
 if [[ -n "$RUNNING_PID" ]]; then
   log "Keystone already running (PID $RUNNING_PID)"
 else
-  if port_busy; then
-    die "$HOST:$PORT is already in use by another process; pick a free port with KEYSTONE_PORT=<port>"
-  fi
+  port_busy && die "$port_taken_msg"
   touch "$LOGDIR/gunicorn.log"
   LOG_OFFSET=$(wc -c <"$LOGDIR/gunicorn.log")
   log "starting gunicorn on $HOST:$PORT ($WORKERS worker(s), cache: $CACHE)"
   # --no-control-socket: gunicorn 27 otherwise opens a control socket as well.
+  # 9>&-: the daemon must not inherit (and so hold forever) the up.sh lock.
   (
     cd "$STATE"
-    OS_KEYSTONE_CONFIG_FILES="$CONF" OS_KEYSTONE_CONFIG_DIR="" \
+    OS_KEYSTONE_CONFIG_FILES="$CONF" OS_KEYSTONE_CONFIG_DIR="" XDG_CACHE_HOME="$STATE/cache" \
       "$VENV/bin/gunicorn" --daemon --pid "$PIDFILE" --bind "$HOST:$PORT" \
       --workers "$WORKERS" --timeout 60 --name keystone \
       --error-logfile "$LOGDIR/gunicorn.log" --access-logfile "$LOGDIR/access.log" \
       --capture-output --no-control-socket --chdir "$STATE" --pythonpath "$WSGI_DIR" "$APP"
-  ) >>"$LOGDIR/gunicorn.out" 2>&1 </dev/null || die "gunicorn failed to start (see $LOGDIR/gunicorn.out)"
+  ) >>"$LOGDIR/gunicorn.out" 2>&1 </dev/null 9>&- || die "gunicorn failed to start (see $LOGDIR/gunicorn.out)"
   echo "$SERVER_ARGS" >"$RUN/server.args"
 fi
 
@@ -406,6 +416,7 @@ if users:
     user = users[0]
     # Existing user: make sure it is enabled and has the demo password.
     must(call("PATCH", f"/users/{user['id']}", {"user": {"password": PASSWORD, "enabled": True}}, tok), 200)
+    log(f"reset password of {USER}@{DOMAIN} and enabled it")
 else:
     user = must(call("POST", "/users", {"user": {
         "name": USER, "domain_id": dom["id"], "password": PASSWORD, "enabled": True,
@@ -422,5 +433,5 @@ if not demo_ok(resp):
     sys.exit(f"demo login check failed: HTTP {resp[0]}: {resp[2]}")
 log(f"demo account ok: {USER}@{DOMAIN} / {PASSWORD}, role {ROLE} on project {PROJECT}@{DOMAIN}")
 EOF
-log "state: $STATE   logs: $LOGDIR   stop: bash $SCRIPT_DIR/down.sh"
+log "state: $STATE   logs: $LOGDIR   stop: bash $SCRIPT_DIR/down.sh (same environment)"
 echo "$BASE_URL"
