@@ -64,6 +64,12 @@ def _parser(command: str) -> argparse.ArgumentParser:
             "--vars-file", metavar="FILE", help="YAML mapping of variables (beats the file's vars)"
         )
         parser.add_argument(
+            "--os-cloud",
+            metavar="NAME",
+            help="read cloud NAME from clouds.yaml (and secure.yaml) into the 'os' variables; "
+            "default $OS_CLOUD",
+        )
+        parser.add_argument(
             "--timeout",
             type=_positive_float,
             metavar="SECONDS",
@@ -137,18 +143,12 @@ def cli_variables(var_args: Sequence[str], vars_file: str | None) -> dict[str, A
 
 
 def _read_vars_file(name: str) -> dict[str, Any]:
-    from .yamlsource import YAMLSyntaxError, parse_yaml
+    from .yamlsource import YAMLSyntaxError, read_yaml_file
 
     try:
-        text = Path(name).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or exc
-        raise UsageError(f"cannot read --vars-file {name}: {reason}") from None
-    try:
-        data = parse_yaml(text)
+        data = read_yaml_file(name)
     except YAMLSyntaxError as exc:
-        line, column = exc.position
-        raise UsageError(f"{name}:{line}:{column}: {exc.message}") from None
+        raise UsageError(f"--vars-file {exc.message}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -158,6 +158,15 @@ def _read_vars_file(name: str) -> dict[str, Any]:
             line = data.key_positions.get(key, (1, 1))[0]
             raise UsageError(f"{name}:{line}: {key!r} is not a valid variable name")
     return dict(data)
+
+
+def _openstack(cloud: str | None) -> dict[str, Any]:
+    from .openstack import CloudConfigError, cloud_namespace
+
+    try:
+        return cloud_namespace(cloud)
+    except CloudConfigError as exc:
+        raise UsageError(f"--os-cloud: {exc}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -213,6 +222,7 @@ def _check(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def _run(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     files = spec_files(options.paths)
     variables = cli_variables(options.var, options.vars_file)
+    variables["os"] = _openstack(options.os_cloud)
     specs = _load_all(files, err, _use_color(options.color, err))
     if specs is None:
         return EXIT_USAGE

@@ -94,7 +94,7 @@ def spec_source(spec: Spec) -> Source:
 
 def initial_scope(spec: Spec, given: Mapping[str, Any]) -> dict[str, Any]:
     """The file's vars (rendered in order), overridden by --vars-file and --var."""
-    scope: dict[str, Any] = {"env": templating.ENV_VARIABLES, **given}
+    scope: dict[str, Any] = {"env": templating.ENV_VARIABLES, "os": {}, **given}
     for variable in spec.variables:
         if variable.name not in given:
             scope[variable.name] = templating.render(variable.value, scope)

@@ -41,7 +41,7 @@ EXPECT_KEYS = ("status", "headers", "jsonpath", "body")
 CAPTURE_KINDS = ("header", "jsonpath", "regex", "status", "cookie", "body")
 EXPECTATION_OPERATORS = (*OPERATORS, "exists")
 # Names the engine provides (or will): a spec may not define them as variables.
-RESERVED_NAMES = frozenset({"env", "response", "item", "index"})
+RESERVED_NAMES = frozenset({"env", "os", "response", "item", "index"})
 _IDENTIFIER = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
 _JINJA_WORDS = frozenset({"true", "false", "none", "True", "False", "None", "and", "or", "not"})
 _METHOD = re.compile(r"\A[A-Za-z]+\Z")

@@ -25,11 +25,15 @@ def is_secret_name(name: str) -> bool:
     return bool(_SECRET_NAME.search(name))
 
 
-def secrets_in_variables(variables: Mapping[str, Any]) -> set[str]:
+def secrets_in_variables(variables: Mapping[str, Any], depth: int = 3) -> set[str]:
+    """Values of secret-named variables, also inside mappings (``os.password``)."""
     found: set[str] = set()
     for name, value in variables.items():
-        if (
-            is_secret_name(name)
+        if isinstance(value, Mapping) and depth > 0:
+            found |= secrets_in_variables(value, depth - 1)
+        elif (
+            isinstance(name, str)
+            and is_secret_name(name)
             and isinstance(value, str | int | float)
             and not isinstance(value, bool)
         ):

@@ -256,6 +256,8 @@ def _template_error(exc: Exception, value: Expr | Text, scope: Scope) -> Templat
         return _undefined(exc.message or "undefined", value, scope)
     if isinstance(exc, SecurityError):
         message = f"unsafe template refused: {exc}"
+    elif isinstance(exc, TemplateError):  # raised by our own filters, already readable
+        message = exc.message
     else:
         message = f"template error: {type(exc).__name__}: {exc}"
     return TemplateError(f"{message} in {value.text!r}", value.source)
@@ -271,6 +273,17 @@ _compiled_templates: dict[str, Any] = {}
 def _b64encode(value: str | bytes) -> str:
     raw = value.encode() if isinstance(value, str) else value
     return base64.b64encode(raw).decode("ascii")
+
+
+def _endpoint(
+    catalog: Any, service_type: str, interface: str = "public", region: str | None = None
+) -> str:
+    from .openstack import EndpointNotFound, endpoint
+
+    try:
+        return endpoint(catalog, service_type, interface, region)
+    except EndpointNotFound as exc:
+        raise TemplateError(str(exc)) from None
 
 
 def jinja_environment() -> Any:
@@ -289,6 +302,7 @@ def jinja_environment() -> Any:
         )
         env.globals["uuid"] = lambda: uuid.uuid4().hex
         env.filters["b64encode"] = _b64encode
+        env.filters["endpoint"] = _endpoint
         _environment = env
     return _environment
 

@@ -6,6 +6,7 @@ Duplicate keys are an error, not a silent overwrite.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -104,6 +105,20 @@ class YAMLSyntaxError(ValueError):
         self.message = message
         self.position = position
         super().__init__(message)
+
+
+def read_yaml_file(path: str | Path) -> Any:
+    """A YAML file that is not a spec (--vars-file, clouds.yaml): one message on any problem."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise YAMLSyntaxError(f"cannot read {path}: {reason}", (0, 0)) from None
+    try:
+        return parse_yaml(text)
+    except YAMLSyntaxError as exc:
+        line, column = exc.position
+        raise YAMLSyntaxError(f"{path}:{line}:{column}: {exc.message}", exc.position) from None
 
 
 def parse_yaml(text: str) -> Any:

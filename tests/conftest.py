@@ -17,6 +17,16 @@ except ImportError:  # tests/ as a plain directory (rootdir/conftest-relative im
     from server import FakeKeystone, ServerThread, start_server  # type: ignore[no-redef]
 
 
+@pytest.fixture(autouse=True)
+def _no_openstack_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's OS_* variables and clouds.yaml must not leak into the tests."""
+    import os as _os
+
+    for name in list(_os.environ):
+        if name.startswith("OS_"):
+            monkeypatch.delenv(name)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "e2e: end-to-end tests against a real Keystone")
 
