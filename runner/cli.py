@@ -155,7 +155,7 @@ def _read_vars_file(name: str) -> dict[str, Any]:
         raise UsageError(f"{name}:1: --vars-file must hold a mapping of NAME: value")
     for key in data:
         if not isinstance(key, str) or not _NAME.match(key):
-            line = data.key_positions.get(key, (1, 1))[0]
+            line = data.key_position(key)[0]
             raise UsageError(f"{name}:{line}: {key!r} is not a valid variable name")
     return dict(data)
 
@@ -238,7 +238,8 @@ def _run(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         show_secrets=options.show_secrets,
         secrets=secrets_in_variables(variables),
     )
-    result = run_specs(specs, RunOptions(variables, options.timeout), reporter)
+    run_options = RunOptions(variables, options.timeout, keep_passed_bodies=options.verbose)
+    result = run_specs(specs, run_options, reporter)
     reporter.summary(result)
     return result.exit_code
 

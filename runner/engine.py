@@ -16,7 +16,7 @@ from . import templating
 from .errors import TemplateError, TransportError
 from .masking import secrets_in_headers, secrets_in_variables
 from .messages import Headers, HttpRequest, Response, SentRequest
-from .model import DEFAULT_TIMEOUT, Capture, Expectation, Query, Spec, Step
+from .model import DEFAULT_TIMEOUT, Capture, Expectation, Spec, Step
 from .operators import (
     MISSING,
     OPERATORS,
@@ -46,6 +46,9 @@ from .urls import join_url
 class RunOptions:
     variables: Mapping[str, Any] = field(default_factory=dict)  # --vars-file, then --var
     timeout: float | None = None  # --timeout: beats the file's defaults, not a step's own
+    # Keep the bodies of passed steps in the results (memory grows with the run); the
+    # listener sees every body either way, as the step finishes.
+    keep_passed_bodies: bool = True
 
 
 class Listener(Protocol):
@@ -125,6 +128,12 @@ def _run_steps(
         result.steps.append(step_result)
         if listener:
             listener.step_finished(result, step_result)
+        if (
+            not options.keep_passed_bodies
+            and step_result.outcome is Outcome.PASSED
+            and step_result.response is not None
+        ):
+            step_result.response.discard_body()
 
 
 def run_step(
@@ -158,7 +167,7 @@ def run_step(
         captured = _capture(step.captures, response, scope, result)
         secrets |= secrets_in_variables(captured)
         local = {**scope, **captured}
-        result.expectations = [_expect(e, response, local) for e in _with_default(step)]
+        result.expectations = [_expect(e, response, local) for e in step.expectations]
     except TemplateError as exc:
         result.outcome = Outcome.ERROR
         result.error = StepError(ErrorKind.SPEC, exc.message, exc.source or step.source)
@@ -265,13 +274,6 @@ def _capture(
                 captured[capture.name] = value
         result.captures.append(item)
     return captured
-
-
-def _with_default(step: Step) -> tuple[Expectation, ...]:
-    """Without an explicit expect.status, a step expects a 2xx answer."""
-    if any(e.operator == "status" for e in step.expectations):
-        return step.expectations
-    return (Expectation(Query("status"), "status", "2xx", step.source), *step.expectations)
 
 
 def _expect(

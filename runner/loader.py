@@ -7,6 +7,7 @@ for near-miss keys) and raised together as one SpecError, before anything is sen
 from __future__ import annotations
 
 import difflib
+import gc
 import keyword
 import re
 from collections.abc import Iterable
@@ -69,6 +70,18 @@ def load_file(path: str | Path) -> Spec:
 
 def load_text(text: str, path: str = "<spec>") -> Spec:
     """Check and build a spec from YAML text; ``path`` only names it in messages."""
+    # Loading allocates many small objects and frees none: the cyclic garbage collector's
+    # full passes over them made loading grow faster than linearly with the file's size.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _load_text(text, path)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _load_text(text: str, path: str) -> Spec:
     try:
         document = parse_yaml(text)
     except YAMLSyntaxError as exc:
@@ -77,7 +90,10 @@ def load_text(text: str, path: str = "<spec>") -> Spec:
     builder = _Builder(path)
     spec = builder.spec(document, text)
     if builder.diagnostics or spec is None:
-        raise SpecError(builder.diagnostics, tuple(text.splitlines()))
+        diagnostics = builder.diagnostics or [
+            Diagnostic("this file is not a spec (see docs/format.md)", Source(path, 1))
+        ]
+        raise SpecError(diagnostics, tuple(text.splitlines()))
     return spec
 
 
@@ -116,11 +132,12 @@ class _Builder:
         if isinstance(container, LocDict):
             if key is None:
                 return Source(self.path, *container.position)
-            table = container.value_positions if value else container.key_positions
-            return Source(self.path, *table.get(key, container.position))
+            if value:
+                return Source(self.path, *container.value_position(key))
+            return Source(self.path, *container.key_position(key))
         if isinstance(container, LocList):
-            if isinstance(key, int) and key < len(container.item_positions):
-                return Source(self.path, *container.item_positions[key])
+            if isinstance(key, int):
+                return Source(self.path, *container.item_position(key))
             return Source(self.path, *container.position)
         return Source(self.path, 1)
 
@@ -221,6 +238,11 @@ class _Builder:
                 base_url = self.prepare(document["base_url"], where)
         variables = self.variables(document.get("vars"), self.source(document, "vars", value=True))
         defaults = self.defaults(document.get("defaults"), document)
+        if "steps" in document and document["steps"] is None:
+            self.error(
+                "'steps' is empty: a spec needs at least one step",
+                self.source(document, "steps", value=True),
+            )
         steps = self.steps(document.get("steps"), self.source(document, "steps", value=True))
         if steps is None:
             return None
@@ -352,6 +374,9 @@ class _Builder:
         if "request" in data:
             request = self.request(data["request"], self.source(data, "request", value=True))
         expectations = self.expectations(data)
+        if not any(e.operator == "status" for e in expectations):
+            # Without expect.status a step expects 2xx: it must not pass silently on a 500.
+            expectations.insert(0, Expectation(Query("status"), "status", "2xx", at))
         captures = self.captures(data)
         if request is None:
             return None

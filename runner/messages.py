@@ -11,22 +11,31 @@ _NOT_PARSED = object()
 
 
 class Headers:
-    """Response or request headers: ordered as received, looked up case-insensitively."""
+    """Response or request headers: ordered as received, looked up case-insensitively.
+
+    The lookup table is built on the first lookup: most headers are never looked up.
+    """
 
     __slots__ = ("_items", "_lower")
 
     def __init__(self, items: list[tuple[str, str]] | None = None):
         self._items = list(items or [])
-        self._lower: dict[str, str] = {}
-        for name, value in self._items:
-            key = name.lower()
-            self._lower[key] = f"{self._lower[key]}, {value}" if key in self._lower else value
+        self._lower: dict[str, str] | None = None
+
+    def _table(self) -> dict[str, str]:
+        if self._lower is None:
+            table: dict[str, str] = {}
+            for name, value in self._items:
+                key = name.lower()
+                table[key] = f"{table[key]}, {value}" if key in table else value
+            self._lower = table
+        return self._lower
 
     def get(self, name: str) -> str | None:
-        return self._lower.get(name.lower())
+        return self._table().get(name.lower())
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name.lower() in self._lower
+        return isinstance(name, str) and name.lower() in self._table()
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self._items)
@@ -35,7 +44,7 @@ class Headers:
         return len(self._items)
 
     def as_dict(self) -> dict[str, str]:
-        return dict(self._lower)
+        return dict(self._table())
 
 
 class BodyNotJSON(ValueError):
@@ -63,9 +72,20 @@ class Response:
     encoding: str | None = None
     cookies: dict[str, str] = field(default_factory=dict)
     history: tuple[int, ...] = ()
+    size: int = -1  # the body's length in bytes, kept when the body is discarded
     _text: str | None = None
     _json: Any = _NOT_PARSED
     _json_error: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.size < 0:
+            self.size = len(self.content)
+
+    def discard_body(self) -> None:
+        """Forget the body (kept: its size) once nothing will show it, to bound memory."""
+        self.content = b""
+        self._text = None
+        self._json = _NOT_PARSED
 
     @property
     def text(self) -> str:

@@ -11,6 +11,7 @@ import codecs
 import os
 import re
 import time
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -111,7 +112,8 @@ def _response(raw: requests.Response, content: bytes, elapsed_ms: float) -> Resp
     headers = Headers([(str(k), str(v)) for k, v in header_source.items()])
     cookies: dict[str, str] = {}
     for response in (*raw.history, raw):
-        cookies.update(response.cookies.get_dict())
+        if "set-cookie" in response.headers:  # get_dict() is not free; most answers set none
+            cookies.update(response.cookies.get_dict())
     return Response(
         status=raw.status_code,
         reason=raw.reason or "",
@@ -125,6 +127,7 @@ def _response(raw: requests.Response, content: bytes, elapsed_ms: float) -> Resp
     )
 
 
+@lru_cache(maxsize=64)
 def _encoding(content_type: str | None) -> str | None:
     match = _CHARSET.search(content_type or "")
     if not match:

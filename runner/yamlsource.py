@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.constructor import ConstructorError
+from yaml.constructor import ConstructorError, SafeConstructor
 
 try:
     from yaml import CSafeLoader as _BaseLoader
@@ -23,26 +23,40 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 class LocDict(dict):
-    """A mapping with the position of the mapping, of each key and of each value."""
+    """A mapping that knows where it, each key and each value stood in the file."""
 
-    __slots__ = ("position", "key_positions", "value_positions")
+    __slots__ = ("position", "_key_marks", "_value_marks")
 
     def __init__(self) -> None:
         super().__init__()
         self.position: Position = (1, 1)
-        self.key_positions: dict[Any, Position] = {}
-        self.value_positions: dict[Any, Position] = {}
+        self._key_marks: dict[Any, Any] = {}  # yaml Marks, turned into positions on demand
+        self._value_marks: dict[Any, Any] = {}
+
+    def key_position(self, key: Any) -> Position:
+        return _mark_position(self._key_marks.get(key), self.position)
+
+    def value_position(self, key: Any) -> Position:
+        return _mark_position(self._value_marks.get(key), self.position)
 
 
 class LocList(list):
-    """A list with its own position and each item's."""
+    """A list that knows where it and each item stood in the file."""
 
-    __slots__ = ("position", "item_positions")
+    __slots__ = ("position", "_item_marks")
 
     def __init__(self) -> None:
         super().__init__()
         self.position: Position = (1, 1)
-        self.item_positions: list[Position] = []
+        self._item_marks: list[Any] = []
+
+    def item_position(self, index: int) -> Position:
+        marks = self._item_marks
+        return _mark_position(marks[index] if 0 <= index < len(marks) else None, self.position)
+
+
+def _mark_position(mark: Any, default: Position) -> Position:
+    return default if mark is None else (mark.line + 1, mark.column + 1)
 
 
 def _position(node: yaml.Node) -> Position:
@@ -60,44 +74,98 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode):  # type: ignore[no-untyped-def]
-    data = LocDict()
-    data.position = _position(node)
-    yield data
-    own_keys = {id(key) for key, _ in node.value if key.tag != _MERGE_TAG}
-    loader.flatten_mapping(node)
-    own_seen: dict[Any, Position] = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        try:
-            hash(key)
-        except TypeError:
-            raise ConstructorError(
-                None, None, "a mapping key must be a plain value", key_node.start_mark
-            ) from None
-        if id(key_node) in own_keys:
-            if key in own_seen:
-                line = own_seen[key][0]
+_STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_SCALARS = {
+    "tag:yaml.org,2002:int": SafeConstructor.construct_yaml_int,
+    "tag:yaml.org,2002:float": SafeConstructor.construct_yaml_float,
+    "tag:yaml.org,2002:bool": SafeConstructor.construct_yaml_bool,
+    "tag:yaml.org,2002:null": SafeConstructor.construct_yaml_null,
+}
+
+
+class _Builder:
+    """Nodes (parsed and resolved by libyaml where available) → Python data with positions.
+
+    A direct walk: PyYAML's generic constructor costs about as much as parsing itself.
+    Aliases give the same object again (so a "billion laughs" stays small); anything but
+    plain mappings, lists and scalars goes through PyYAML's safe constructor.
+    """
+
+    def __init__(self) -> None:
+        self.done: dict[int, Any] = {}
+        self.active: set[int] = set()
+        self.scalars = SafeConstructor()
+
+    def build(self, node: yaml.Node) -> Any:
+        tag = node.tag
+        if isinstance(node, yaml.ScalarNode):  # immutable: no need to share aliased ones
+            if tag == _STR:
+                return node.value
+            if tag in _SCALARS:
+                return _SCALARS[tag](self.scalars, node)
+        known = self.done.get(id(node))
+        if known is not None:
+            return known
+        value: Any
+        if tag == _MAP and isinstance(node, yaml.MappingNode):
+            value = self.mapping(node)
+        elif tag == _SEQ and isinstance(node, yaml.SequenceNode):
+            value = self.sequence(node)
+        else:  # !!binary, !!set, !!omap, …; unknown tags raise ConstructorError
+            value = SafeConstructor().construct_document(node)
+        self.done[id(node)] = value
+        return value
+
+    def _enter(self, node: yaml.Node) -> None:
+        if id(node) in self.active:
+            raise ConstructorError(None, None, "an alias refers to itself", node.start_mark)
+        self.active.add(id(node))
+
+    def mapping(self, node: yaml.MappingNode) -> LocDict:
+        self._enter(node)
+        data = LocDict()
+        data.position = _position(node)
+        if any(key.tag == _MERGE_TAG for key, _ in node.value):
+            own_keys = {id(key) for key, _ in node.value if key.tag != _MERGE_TAG}
+            SafeConstructor().flatten_mapping(node)
+        else:
+            own_keys = None
+        own_seen: dict[Any, Position] = {}
+        for key_node, value_node in node.value:
+            key = self.build(key_node)
+            try:
+                hash(key)
+            except TypeError:
                 raise ConstructorError(
-                    None, None, f"duplicate key {key!r} (first at line {line})", key_node.start_mark
-                )
-            own_seen[key] = _position(key_node)
-        data[key] = loader.construct_object(value_node, deep=True)
-        data.key_positions[key] = _position(key_node)
-        data.value_positions[key] = _position(value_node)
+                    None, None, "a mapping key must be a plain value", key_node.start_mark
+                ) from None
+            if own_keys is None or id(key_node) in own_keys:
+                if key in own_seen:
+                    line = own_seen[key][0]
+                    raise ConstructorError(
+                        None,
+                        None,
+                        f"duplicate key {key!r} (first at line {line})",
+                        key_node.start_mark,
+                    )
+                own_seen[key] = _position(key_node)
+            data[key] = self.build(value_node)
+            data._key_marks[key] = key_node.start_mark
+            data._value_marks[key] = value_node.start_mark
+        self.active.discard(id(node))
+        return data
 
-
-def _construct_sequence(loader: _Loader, node: yaml.SequenceNode):  # type: ignore[no-untyped-def]
-    data = LocList()
-    data.position = _position(node)
-    yield data
-    for item in node.value:
-        data.append(loader.construct_object(item, deep=True))
-        data.item_positions.append(_position(item))
-
-
-_Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
-_Loader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
+    def sequence(self, node: yaml.SequenceNode) -> LocList:
+        self._enter(node)
+        data = LocList()
+        data.position = _position(node)
+        for item in node.value:
+            data.append(self.build(item))
+            data._item_marks.append(item.start_mark)
+        self.active.discard(id(node))
+        return data
 
 
 class YAMLSyntaxError(ValueError):
@@ -125,7 +193,8 @@ def parse_yaml(text: str) -> Any:
     """One YAML document with positions; raises YAMLSyntaxError with the line of the problem."""
     loader = _Loader(text)
     try:
-        return loader.get_single_data()
+        node = loader.get_single_node()
+        return None if node is None else _Builder().build(node)
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(exc, text) from None
     except yaml.YAMLError as exc:

@@ -171,6 +171,11 @@ def _stem(path: str) -> str:
     return PurePath(path).stem
 
 
+def name_width(spec: Spec) -> int:
+    """Step names are padded to the longest in their file, up to NAME_WIDTH."""
+    return min(max((len(s.name) for s in spec.steps), default=0), NAME_WIDTH)
+
+
 def format_step(
     spec: Spec,
     step: StepResult,
@@ -178,10 +183,11 @@ def format_step(
     secrets: Iterable[str] = (),
     verbose: bool = False,
     show_secrets: bool = False,
+    width: int | None = None,
 ) -> str:
     hidden = None if show_secrets else tuple(secrets)
     mark, color = _MARKS[step.outcome]
-    width = min(max((len(s.name) for s in spec.steps), default=0), NAME_WIDTH)
+    width = name_width(spec) if width is None else width
     parts = ["  " + style.paint(mark, "1;" + color), step.name.ljust(width)]
     if step.request is not None:
         parts.append(f"{step.request.method} {step.request.url}")
@@ -236,7 +242,7 @@ def _request_lines(
 def _response_lines(
     response: Response, style: Style, indent: str, secrets: tuple[str, ...] | None, verbose: bool
 ) -> list[str]:
-    size = len(response.content)
+    size = response.size
     title = f"response: {response.status} {response.reason}".rstrip() + f" ({size} bytes)"
     out = [indent + style.dim(title)]
     if verbose:
@@ -290,18 +296,28 @@ class ConsoleReporter:
         self.verbose = verbose
         self.show_secrets = show_secrets
         self.secrets = set(secrets)
+        self.width = 0
 
     def _write(self, text: str) -> None:
         self.stream.write(text + "\n")
         self.stream.flush()
 
     def file_started(self, spec: Spec) -> None:
+        self.width = name_width(spec)  # once per file: steps are many
         self._write(format_file_header(spec, self.style))
 
     def step_finished(self, file: FileResult, step: StepResult) -> None:
         secrets = self.secrets | file.secrets
         self._write(
-            format_step(file.spec, step, self.style, secrets, self.verbose, self.show_secrets)
+            format_step(
+                file.spec,
+                step,
+                self.style,
+                secrets,
+                self.verbose,
+                self.show_secrets,
+                self.width,
+            )
         )
 
     def file_finished(self, file: FileResult) -> None:

@@ -1,0 +1,946 @@
+"""apirun's benchmark: apirun against a hand-written ``requests.Session`` loop, same workload.
+
+    python bench/run.py                 # full run (40-60 s on a 2-core machine)
+    python bench/run.py --quick         # smoke test, well under 30 s
+    python bench/run.py --rounds 11 --n 1000
+
+The workload (issue 7): one ``POST /v3/auth/tokens`` capturing the ``X-Subject-Token`` header,
+then N ``GET /v3/users`` sending it as ``X-Auth-Token``, each checking status 200 and the JSONPath
+value ``$.users[0].name == admin``. Both tools run it as subprocesses (the real ``apirun``
+command, and a generated ``requests.Session`` script with the same checks and the same 30 s
+timeout), alternating over several rounds; the medians are printed, with the ratios
+apirun / hand-written and their targets:
+
+    per-request cost  (W(N) - W(1)) / (N - 1)            target <= 1.2  (< 1.0 is the goal)
+    W(1) wall time    start-up + 2 requests             target <= 1.5
+    peak memory       max RSS of the process at N        target <= 1.5
+    spec load+check   5,000 steps / 500 steps            target <= 10   (linear growth)
+
+and, for information, ``apirun --version`` against ``python -c "import requests"``.
+
+Peak memory is each child's own ``ru_maxrss``, from ``os.wait4()`` on its pid. Linux carries
+the spawning process's high-water mark into a child across fork and exec, so the children are
+not spawned by this script (~30 MB, more than a bare ``import requests``) but by a tiny helper
+(``python -S -I``, ~10 MB, below every measured child), which also times them (wall time from
+spawn to reap, and their CPU time). ``/usr/bin/time -f %M`` gives the same figures;
+``getrusage(RUSAGE_CHILDREN)`` is a maximum over every child ever reaped, not a per-run figure.
+
+The server: nginx when it is installed (a generated configuration in a temporary folder,
+bound to 127.0.0.1 only), else ``bench/server.py`` (asyncio, standard library) in its own
+process, so it never shares the GIL with the client being measured. Choose with
+``--server asyncio|nginx``. To install nginx on Debian/Ubuntu::
+
+    sudo apt-get install nginx-light    # Debian 12 / Ubuntu: a small nginx (or: nginx)
+
+(``nginx-light`` exists up to Debian 12, where it pulls in ``nginx``; on newer releases install
+``nginx``.) It does not need to run as a service: ``sudo systemctl disable --now nginx`` is fine;
+the benchmark starts its own instance on a free loopback port and stops it at the end.
+
+Everything is bounded (rounds, steps, timeouts) and only 127.0.0.1 is contacted. The server is
+stopped on exit, on failure and on Ctrl-C. Exit code: 0 when the benchmark ran (ratios over
+target are printed, not failed), 1 when a run failed or the server could not start, 130 when
+interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import os
+import platform
+import selectors
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+sys.path.insert(0, str(BENCH_DIR))
+import server as bench_server  # noqa: E402  (bench/server.py: the token and the static bodies)
+
+HOST = "127.0.0.1"
+TIMEOUT = 30  # seconds, per request, in both tools (apirun's default)
+CHILD_LIMIT = 300.0  # seconds: no single measured child may run longer than this
+NOISY = 1.3  # max/min wall time of a measure above this: say the machine was busy
+TARGETS = {"per_request": 1.2, "w1": 1.5, "memory": 1.5, "load": 10.0}
+
+# The POST body, shared by the spec and the hand-written loop.
+AUTH_BODY = {
+    "auth": {
+        "identity": {
+            "methods": ["password"],
+            "password": {
+                "user": {"domain": {"name": "demo"}, "name": "admin", "password": "000000"}
+            },
+        },
+        "scope": {"project": {"domain": {"name": "demo"}, "name": "admin"}},
+    }
+}
+
+
+class BenchError(Exception):
+    """The benchmark cannot go on (a run failed, the server did not start...)."""
+
+
+# -- the server ----------------------------------------------------------------------------------
+
+
+class Server:
+    url: str = ""  # http://127.0.0.1:PORT
+    kind: str = ""
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+
+def _stop_process(process: subprocess.Popen, signum: int = signal.SIGTERM) -> None:
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        process.send_signal(signum)
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        process.wait(timeout=5)
+
+
+class AsyncioServer(Server):
+    """bench/server.py in a subprocess; it prints ``READY <url>`` once it listens."""
+
+    kind = "asyncio (bench/server.py)"
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, str(BENCH_DIR / "server.py"), "--port", "0", "--exit-on-stdin-eof"],
+            stdin=subprocess.PIPE,  # closed when we die, however we die: the server then exits
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # Ctrl-C is ours to handle: we stop it in order
+        )
+        try:
+            self.url = self._wait_ready(10.0)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_ready(self, limit: float) -> str:
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + limit
+        line = b""
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.process.stdout, selectors.EVENT_READ)
+            while not line.endswith(b"\n"):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not selector.select(remaining):
+                    raise BenchError("bench/server.py did not start within 10 s")
+                chunk = os.read(self.process.stdout.fileno(), 256)
+                if not chunk:
+                    error = self.process.stderr.read().decode(errors="replace")  # type: ignore[union-attr]
+                    raise BenchError(f"bench/server.py exited: {error.strip()}")
+                line += chunk
+        if not line.startswith(b"READY "):
+            raise BenchError(f"bench/server.py said {line!r}")
+        return line.split()[1].decode()
+
+    def stop(self) -> None:
+        if self.process.stdin:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
+        _stop_process(self.process)
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream:
+                stream.close()
+
+
+def find_nginx() -> str | None:
+    found = shutil.which("nginx")
+    if found:
+        return found
+    for candidate in ("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx"):
+        if os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def nginx_config(folder: Path, port: int) -> str:
+    token = bench_server.TOKEN
+    token_body = bench_server.TOKEN_BODY.decode()
+    temp = "\n".join(
+        f"    {name}_temp_path {folder / name};"
+        for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    return f"""\
+# Generated by bench/run.py for one benchmark run; deleted afterwards.
+worker_processes 1;
+daemon off;
+pid {folder / "nginx.pid"};
+error_log {folder / "error.log"} warn;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+    server_tokens off;
+{temp}
+    keepalive_requests 1000000;
+    keepalive_timeout 75s;
+    types {{ application/json json; }}
+    default_type application/json;
+    server {{
+        listen {HOST}:{port};
+        root {folder / "www"};
+        location = /v3/auth/tokens {{
+            if ($request_method != POST) {{ return 405; }}
+            add_header X-Subject-Token "{token}" always;
+            return 201 '{token_body}';
+        }}
+        location = /v3/users {{
+            if ($http_x_auth_token != "{token}") {{
+                return 401 '{{"error": "the X-Auth-Token header is missing or wrong"}}';
+            }}
+            try_files /users.json =404;
+        }}
+        location / {{ return 404 '{{"error": "no such path"}}'; }}
+    }}
+}}
+"""
+
+
+class NginxServer(Server):
+    """nginx with a generated configuration, in the foreground (``daemon off``), loopback only."""
+
+    def __init__(self, binary: str, folder: Path) -> None:
+        self.kind = f"nginx ({binary})"
+        self.folder = folder / "nginx"
+        (self.folder / "www").mkdir(parents=True)
+        (self.folder / "www" / "users.json").write_bytes(bench_server.USERS_BODY)
+        for path in (folder, self.folder, self.folder / "www"):
+            path.chmod(0o755)  # nginx workers run as "nobody" when started by root
+        self.process: subprocess.Popen | None = None
+        last_error = ""
+        for _attempt in range(3):  # the free port may be taken between probe and bind: retry
+            port = _free_port()
+            config = self.folder / "nginx.conf"
+            config.write_text(nginx_config(self.folder, port))
+            self.process = subprocess.Popen(
+                [
+                    binary,
+                    "-p",
+                    str(self.folder),
+                    "-c",
+                    str(config),
+                    "-e",
+                    str(self.folder / "error.log"),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+            if self._wait_listening(port, 10.0):
+                self.url = f"http://{HOST}:{port}"
+                return
+            last_error = self._error_text()
+            self.stop()
+        raise BenchError(f"nginx did not start: {last_error.strip()[-2000:]}")
+
+    def _wait_listening(self, port: int, limit: float) -> bool:
+        assert self.process is not None
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                return False
+            with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=0.5):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def _error_text(self) -> str:
+        text = ""
+        if self.process and self.process.poll() is not None:
+            text += f"(exit code {self.process.returncode}) "
+            if self.process.stderr:
+                text += self.process.stderr.read().decode(errors="replace")
+        with contextlib.suppress(OSError):
+            text += (self.folder / "error.log").read_text(errors="replace")
+        return text
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _stop_process(self.process)  # SIGTERM: nginx's fast shutdown
+            if self.process.stderr:
+                self.process.stderr.close()
+
+
+def start_server(choice: str, folder: Path, nginx_binary: str | None = None) -> Server:
+    nginx = nginx_binary or find_nginx()
+    if choice == "nginx" and not nginx:
+        raise BenchError("--server nginx: nginx is not installed (apt-get install nginx-light)")
+    server: Server
+    server = (
+        NginxServer(nginx, folder) if nginx and choice in ("auto", "nginx") else AsyncioServer()
+    )
+    try:
+        check_server(server.url)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def check_server(url: str) -> None:
+    """The server answers the workload as the benchmark needs, on one kept-alive connection."""
+    port = int(url.rsplit(":", 1)[1])
+    connection = http.client.HTTPConnection(HOST, port, timeout=10)
+    try:
+        connection.request("GET", "/v3/users", headers={"X-Auth-Token": "wrong"})
+        response = connection.getresponse()
+        response.read()
+        if response.status != 401:
+            raise BenchError(
+                f"server check: GET /v3/users with a wrong token gave {response.status}"
+            )
+        body = json.dumps(AUTH_BODY)
+        connection.request("POST", "/v3/auth/tokens", body, {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        response.read()
+        token = response.getheader("X-Subject-Token")
+        if response.status != 201 or token != bench_server.TOKEN:
+            raise BenchError(f"server check: POST gave {response.status}, token {token!r}")
+        connection.request("GET", "/v3/users", headers={"X-Auth-Token": token})
+        response = connection.getresponse()
+        users = json.loads(response.read())
+        if response.status != 200 or users["users"][0]["name"] != "admin":
+            raise BenchError(f"server check: GET /v3/users gave {response.status} {users!r}")
+    except (OSError, http.client.HTTPException, ValueError, KeyError, IndexError) as exc:
+        raise BenchError(f"server check failed: {exc!r}") from None
+    finally:
+        connection.close()
+
+
+# -- the workloads -------------------------------------------------------------------------------
+
+
+def spec_text(base_url: str, gets: int) -> str:
+    """The POST capturing the token, then ``gets`` GET steps written out one by one."""
+    lines = [
+        f"name: bench {gets} GET",
+        f"base_url: {base_url}/v3",
+        "steps:",
+        "  - name: get token",
+        "    request:",
+        "      method: POST",
+        "      url: /auth/tokens",
+        f"      json: {json.dumps(AUTH_BODY)}",
+        "    expect:",
+        "      status: 201",
+        "    capture:",
+        "      token: {header: X-Subject-Token}",
+    ]
+    step = [
+        "  - name: list users {i}",
+        "    request:",
+        "      url: /users",
+        '      headers: {{X-Auth-Token: "{{{{ token }}}}"}}',
+        "    expect:",
+        "      status: 200",
+        "      jsonpath:",
+        "        $.users[0].name: admin",
+    ]
+    template = "\n".join(step)
+    lines += (template.format(i=i) for i in range(1, gets + 1))
+    return "\n".join(lines) + "\n"
+
+
+def loop_spec_text(base_url: str, gets: int) -> str | None:
+    """N=500 written as ONE looping step. Loops do not exist yet: None means "n/a".
+
+    Once the format has loops, return here the POST step plus a single GET step that repeats
+    ``gets`` times (same headers and checks as spec_text's steps); run() then measures it as
+    "apirun, one looping step" with no other change.
+    """
+    return None
+
+
+HAND_LOOP = '''\
+"""The floor for a requests-based runner: the benchmark workload as a hand-written loop."""
+import sys
+
+import requests
+
+TIMEOUT = {timeout}
+AUTH_BODY = {auth_body!r}
+
+
+def main():
+    base, gets, trust_env = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+    with requests.Session() as session:
+        session.trust_env = trust_env
+        response = session.post(base + "/v3/auth/tokens", json=AUTH_BODY, timeout=TIMEOUT)
+        if response.status_code != 201:
+            print(f"get token: expected 201, got {{response.status_code}}")
+            return 1
+        token = response.headers["X-Subject-Token"]
+        for i in range(1, gets + 1):
+            response = session.get(
+                base + "/v3/users", headers={{"X-Auth-Token": token}}, timeout=TIMEOUT
+            )
+            if response.status_code != 200:
+                print(f"list users {{i}}: expected 200, got {{response.status_code}}")
+                return 1
+            name = response.json()["users"][0]["name"]
+            if name != "admin":
+                print(f"list users {{i}}: expected admin, got {{name!r}}")
+                return 1
+    print(f"{{gets + 1}} passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+'''
+
+LOAD_PROBE = """\
+import json, sys, time
+started = time.perf_counter()
+mode, path = sys.argv[1], sys.argv[2]
+if mode == "load":  # what the apirun command does before sending: read, parse, check, build
+    from runner.loader import load_file
+    imported = time.perf_counter()
+    steps = len(load_file(path).steps)
+elif mode == "yaml":  # only apirun's YAML step (the loader that keeps line numbers)
+    from runner.yamlsource import parse_yaml
+    text = open(path, encoding="utf-8").read()
+    imported = time.perf_counter()
+    steps = len(parse_yaml(text)["steps"])
+else:  # "plain": PyYAML's C safe loader alone, the floor for YAML
+    import yaml
+    text = open(path, encoding="utf-8").read()
+    imported = time.perf_counter()
+    steps = len(yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))["steps"])
+done = time.perf_counter()
+print(json.dumps({"import_ms": (imported - started) * 1e3, "ms": (done - imported) * 1e3,
+                  "steps": steps}))
+"""
+
+
+# -- running children ----------------------------------------------------------------------------
+
+
+@dataclass
+class Sample:
+    wall_ms: float
+    maxrss_kb: int
+    cpu_ms: float  # user + system CPU time of the process (not of the server)
+
+
+@dataclass
+class Series:
+    samples: list[Sample] = field(default_factory=list)
+
+    @property
+    def wall(self) -> float:
+        return statistics.median(s.wall_ms for s in self.samples)
+
+    @property
+    def cpu(self) -> float:
+        return statistics.median(s.cpu_ms for s in self.samples)
+
+    @property
+    def noise(self) -> float:
+        walls = [s.wall_ms for s in self.samples]
+        return max(walls) / min(walls)
+
+    @property
+    def memory_mb(self) -> float:
+        return statistics.median(s.maxrss_kb for s in self.samples) / 1024
+
+    @property
+    def spread(self) -> str:
+        walls = [s.wall_ms for s in self.samples]
+        return f"{min(walls):.0f}-{max(walls):.0f}"
+
+
+def _maxrss_kb(value: int) -> int:
+    return value // 1024 if sys.platform == "darwin" else value  # bytes on macOS, KiB on Linux
+
+
+# A child's ru_maxrss is at least the RSS of the process that forked it (Linux keeps the
+# high-water mark across fork and execve), so children are not forked from this script
+# (~30 MB): a tiny spawner (python -S -I, ~9 MB, below any measured child) forks them, times
+# them and reads their peak RSS with wait4(). One JSON line in, one JSON line out per child.
+SPAWNER = r"""
+import json, os, signal, sys, time
+child = 0
+def kill_child(signum, frame):
+    if child:
+        try:
+            os.kill(child, signal.SIGKILL)
+        except OSError:
+            pass
+    if signum == signal.SIGTERM:
+        os._exit(143)
+signal.signal(signal.SIGALRM, kill_child)
+signal.signal(signal.SIGTERM, kill_child)
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+for line in sys.stdin:
+    job = json.loads(line)
+    log = os.open(job["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    null = os.open(os.devnull, os.O_RDONLY)
+    actions = [(os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, log, 1),
+               (os.POSIX_SPAWN_DUP2, log, 2)]
+    started = time.perf_counter()
+    child = os.posix_spawn(job["argv"][0], job["argv"], os.environ, file_actions=actions)
+    signal.alarm(job["limit"])
+    _, status, usage = os.wait4(child, 0)
+    wall = time.perf_counter() - started
+    signal.alarm(0)
+    child = 0
+    os.close(log)
+    os.close(null)
+    own = 0
+    try:  # this process's own high-water mark (VmHWM), not the one inherited from its parent
+        with open("/proc/self/status") as status_file:
+            own = next(int(l.split()[1]) for l in status_file if l.startswith("VmHWM:"))
+    except (OSError, StopIteration, ValueError):
+        pass
+    print(json.dumps({"wall_ms": wall * 1e3, "maxrss": usage.ru_maxrss, "own_maxrss": own,
+                      "cpu_ms": (usage.ru_utime + usage.ru_stime) * 1e3,
+                      "code": os.waitstatus_to_exitcode(status)}), flush=True)
+"""
+
+
+class Spawner:
+    """Runs measured children one at a time, from a process much smaller than they are."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-S", "-I", "-c", SPAWNER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            start_new_session=True,  # Ctrl-C reaches only us; we stop it (and its child) below
+            text=True,
+        )
+        self.floor_kb = 0  # the spawner's own peak RSS: no child can measure below it
+
+    def run(self, command: Sequence[str], log: Path) -> Sample:
+        argv = list(command)
+        if not os.path.isabs(argv[0]):
+            argv[0] = shutil.which(argv[0]) or argv[0]
+        job = {"argv": argv, "log": str(log), "limit": int(CHILD_LIMIT)}
+        assert self.process.stdin is not None and self.process.stdout is not None
+        try:
+            self.process.stdin.write(json.dumps(job) + "\n")
+            self.process.stdin.flush()
+            answer = self.process.stdout.readline()
+        except OSError as exc:
+            raise BenchError(f"the spawner died: {exc}") from None
+        if not answer:
+            raise BenchError("the spawner died (see the error above)")
+        result = json.loads(answer)
+        self.floor_kb = max(self.floor_kb, _maxrss_kb(result["own_maxrss"]))
+        if result["code"] != 0:
+            tail = log.read_text(errors="replace")[-3000:]
+            why = " (killed: ran too long)" if result["code"] == -signal.SIGKILL else ""
+            raise BenchError(f"{' '.join(command)} exited {result['code']}{why}:\n{tail}")
+        return Sample(result["wall_ms"], _maxrss_kb(result["maxrss"]), result["cpu_ms"])
+
+    def stop(self) -> None:
+        if self.process.stdin:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
+        _stop_process(self.process)  # SIGTERM: it kills a running child, then exits
+        if self.process.stdout:
+            self.process.stdout.close()
+
+
+def apirun_command() -> tuple[list[str], str]:
+    """The real command: the apirun script beside this Python (not a pyenv shim), else -m."""
+    here = Path(sys.executable).parent
+    for name in ("apirun", "apirun.exe"):
+        script = here / name
+        if script.is_file() and os.access(script, os.X_OK):
+            return [str(script)], str(script)
+    return [sys.executable, "-m", "runner"], f"{sys.executable} -m runner"
+
+
+def child_env(folder: Path) -> dict[str, str]:
+    """The measured children's environment: the user's, plus what makes the runs comparable.
+
+    - this checkout's ``runner`` first on the path (the code being measured);
+    - bytecode cached as on a normal install, but in the temporary folder
+      (PYTHONPYCACHEPREFIX), never in the repository or site-packages; the warm-up fills it.
+      Without this, PYTHONDONTWRITEBYTECODE (set in some sandboxes and CI images) would make
+      every run compile apirun's modules from source while requests' came precompiled.
+    """
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
+    for name in ("PYTHONDONTWRITEBYTECODE", "PYTHONPROFILEIMPORTTIME", "PYTHONTRACEMALLOC"):
+        env.pop(name, None)
+    env["PYTHONPYCACHEPREFIX"] = str(folder / "pycache")
+    env["NO_COLOR"] = "1"
+    if any(env.get(v) for v in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY")):
+        no_proxy = env.get("no_proxy") or env.get("NO_PROXY") or ""
+        env["no_proxy"] = env["NO_PROXY"] = ",".join(p for p in (no_proxy, HOST) if p)
+    return env
+
+
+# -- the benchmark -------------------------------------------------------------------------------
+
+
+@dataclass
+class Tool:
+    label: str
+    command: Callable[[int], list[str]]  # gets -> argv
+    series: dict[int, Series] = field(default_factory=dict)
+
+
+def fmt_ratio(value: float, target: float | None) -> str:
+    if target is None:
+        return f"{value:5.2f}"
+    mark = "ok" if value <= target else "OVER TARGET"
+    return f"{value:5.2f}   (target <= {target:g}: {mark})"
+
+
+def bench(
+    args: argparse.Namespace,
+    folder: Path,
+    server: Server,
+    spawner: Spawner,
+    say: Callable[[str], None],
+) -> dict:
+    apirun, apirun_label = apirun_command()
+    n = args.n
+    sizes = (1, n)
+    log = folder / "child.log"
+
+    def run(command: Sequence[str]) -> Sample:
+        return spawner.run(command, log)
+
+    specs = {}
+    for gets in sorted({1, n, *args.load_sizes}):
+        path = folder / f"w{gets}.yaml"
+        path.write_text(spec_text(server.url, gets))
+        specs[gets] = path
+    hand = folder / "hand_loop.py"
+    hand.write_text(HAND_LOOP.format(timeout=TIMEOUT, auth_body=AUTH_BODY))
+    python = sys.executable
+
+    tools = [
+        Tool("hand-written requests loop", lambda g: [python, str(hand), server.url, str(g), "1"]),
+        Tool("apirun", lambda g: [*apirun, str(specs[g])]),
+    ]
+    if not args.quick:
+        tools.append(
+            Tool(
+                "hand-written, trust_env=False",
+                lambda g: [python, str(hand), server.url, str(g), "0"],
+            )
+        )
+
+    say(f"apirun command: {apirun_label}")
+    say(f"warm-up (not counted): each tool once at N=1 and N={n}")
+    for tool in tools:
+        for gets in sizes:
+            run(tool.command(gets))
+            if tool.label == "apirun":  # every step passed, not only exit 0: the summary line
+                lines = log.read_text(errors="replace").strip().splitlines()
+                say(f"  apirun W({gets}) says: {lines[-1] if lines else '(nothing)'}")
+
+    for round_number in range(args.rounds):
+        order = tools if round_number % 2 == 0 else tools[::-1]  # alternate who goes first
+        for gets in sizes:
+            for tool in order:
+                tool.series.setdefault(gets, Series()).samples.append(run(tool.command(gets)))
+        say(f"round {round_number + 1}/{args.rounds} done")
+
+    # Load and check big specs through the Python API, each in a fresh process; and, each in
+    # its own fresh process too, the YAML part alone (apirun's loader, then plain CSafeLoader).
+    load: dict[tuple[str, int], list[dict]] = {}
+    probe = folder / "load_probe.py"
+    probe.write_text(LOAD_PROBE)
+    load_rounds = 2 if args.quick else max(3, (args.rounds + 1) // 2)
+    for _ in range(load_rounds):
+        for mode in ("load", "yaml", "plain"):
+            for gets in args.load_sizes:
+                try:
+                    run([python, str(probe), mode, str(specs[gets])])
+                except BenchError:
+                    if mode == "load":
+                        raise
+                    continue  # runner.yamlsource may change shape: the breakdown is optional
+                last = log.read_text().strip().splitlines()[-1]
+                load.setdefault((mode, gets), []).append(json.loads(last))
+    say("load-and-check done")
+
+    # Start-up: apirun --version against a bare import of requests (and an empty interpreter).
+    startup = {
+        "python -c pass": [python, "-c", "pass"],
+        'python -c "import requests"': [python, "-c", "import requests"],
+        "apirun --version": [*apirun, "--version"],
+    }
+    startup_series = {label: Series() for label in startup}
+    for round_number in range(max(5, args.rounds)):
+        items = list(startup.items())
+        for label, command in items if round_number % 2 == 0 else items[::-1]:
+            startup_series[label].samples.append(run(command))
+    say("start-up done")
+    return {"tools": tools, "load": load, "startup": startup_series, "n": n}
+
+
+def report(results: dict, args: argparse.Namespace, server: Server) -> list[str]:
+    tools: list[Tool] = results["tools"]
+    n = results["n"]
+    out: list[str] = []
+    hand, apirun = tools[0], tools[1]
+
+    def per_request(tool: Tool) -> float:
+        return (tool.series[n].wall - tool.series[1].wall) / (n - 1)
+
+    def cpu_per_request(tool: Tool) -> float:
+        return (tool.series[n].cpu - tool.series[1].cpu) / (n - 1)
+
+    width = max(len(t.label) for t in tools) + 2
+    out.append("")
+    out.append(
+        f"Workload: POST + N GET (status 200, $.users[0].name == admin); {args.rounds} rounds, "
+        f"medians (wall ms: min-max in brackets)"
+    )
+    header = (
+        f"{'tool':<{width}}{'W(1) ms':>18}{f'W({n}) ms':>22}{'per request ms':>16}"
+        f"{'(CPU ms)':>10}{'peak MB N=1':>13}{f'peak MB N={n}':>15}"
+    )
+    out.append(header)
+    out.append("-" * len(header))
+    for tool in tools:
+        w1, wn = tool.series[1], tool.series[n]
+        out.append(
+            f"{tool.label:<{width}}{w1.wall:>8.1f} [{w1.spread:>7}]"
+            f"{wn.wall:>10.1f} [{wn.spread:>9}]"
+            f"{per_request(tool):>16.3f}{cpu_per_request(tool):>10.3f}"
+            f"{w1.memory_mb:>13.1f}{wn.memory_mb:>15.1f}"
+        )
+    out.append(f"{f'apirun, N={n} as one looping step':<{width}}  n/a (loops not implemented)")
+
+    out.append("")
+    out.append("Ratios apirun / hand-written loop:")
+    ratios = {
+        "per_request": per_request(apirun) / per_request(hand),
+        "w1": apirun.series[1].wall / hand.series[1].wall,
+        "memory": apirun.series[n].memory_mb / hand.series[n].memory_mb,
+    }
+    out.append(
+        f"  per-request cost        {fmt_ratio(ratios['per_request'], TARGETS['per_request'])}"
+        "   (< 1.0 once settings are resolved once per session)"
+    )
+    out.append(f"  W(1) wall time          {fmt_ratio(ratios['w1'], TARGETS['w1'])}")
+    out.append(f"  peak memory at N={n:<6} {fmt_ratio(ratios['memory'], TARGETS['memory'])}")
+    out.append(
+        f"  (for information: per-request CPU time of the client process: "
+        f"{cpu_per_request(apirun) / cpu_per_request(hand):.2f})"
+    )
+    if len(tools) > 2:
+        info = tools[2]
+        out.append(
+            f"  (for information: hand-written with trust_env=False / hand-written, per request: "
+            f"{per_request(info) / per_request(hand):.2f})"
+        )
+
+    noisiest = max(series.noise for tool in tools for series in tool.series.values())
+    if noisiest > NOISY:
+        out.append(
+            f"  NOTE: wall times varied up to {noisiest:.1f}x between rounds (load average now "
+            f"{os.getloadavg()[0]:.2f}): the machine was busy. Rerun on a quiet machine or with "
+            "more --rounds before trusting the ratios; the CPU-time ratio is less sensitive."
+        )
+
+    load = results["load"]
+    small, big = args.load_sizes
+    out.append("")
+    out.append(
+        "Load and check via the Python API (runner.loader.load_file), a fresh process each, "
+        "medians, ms:"
+    )
+    out.append(
+        f"  {'GET steps':>10}{'load+check':>12}{'YAML part (apirun loader)':>27}"
+        f"{'plain CSafeLoader':>19}{'import':>9}"
+    )
+
+    def median_of(mode: str, gets: int, key: str = "ms") -> float | None:
+        rows = load.get((mode, gets))
+        return statistics.median(r[key] for r in rows) if rows else None
+
+    def cell(value: float | None, width: int) -> str:
+        return f"{value:>{width}.1f}" if value is not None else f"{'n/a':>{width}}"
+
+    for gets in (small, big):
+        out.append(
+            f"  {gets:>10}{cell(median_of('load', gets), 12)}{cell(median_of('yaml', gets), 27)}"
+            f"{cell(median_of('plain', gets), 19)}{cell(median_of('load', gets, 'import_ms'), 9)}"
+        )
+    ratios["load"] = median_of("load", big) / median_of("load", small)  # type: ignore[operator]
+    out.append(f"  ratio {big}/{small}:  load+check {fmt_ratio(ratios['load'], TARGETS['load'])}")
+    plain_small, plain_big = median_of("plain", small), median_of("plain", big)
+    if plain_small and plain_big:
+        out.append(f"  (plain CSafeLoader alone grows {plain_big / plain_small:.2f}x)")
+
+    out.append("")
+    out.append("Start-up (medians, wall ms, fresh process):")
+    startup: dict[str, Series] = results["startup"]
+    for label, series in startup.items():
+        out.append(f"  {label:<30}{series.wall:>8.1f}   peak {series.memory_mb:.1f} MB")
+    version = startup["apirun --version"].wall
+    bare = startup['python -c "import requests"'].wall
+    out.append(f"  apirun --version / import requests: {version / bare:.2f}")
+    startup_noise = max(series.noise for series in startup.values())
+    if startup_noise > NOISY:
+        out.append(
+            f"  NOTE: start-up times varied up to {startup_noise:.1f}x: the machine was busy."
+        )
+    results["ratios"] = ratios
+    return out
+
+
+def machine_lines(server: Server) -> list[str]:
+    lines = [
+        f"machine: {platform.platform()}, {os.cpu_count()} CPUs, load average "
+        + " ".join(f"{x:.2f}" for x in os.getloadavg())
+    ]
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                lines[0] += f", {line.split(':', 1)[1].strip()}"
+                break
+    versions = [f"Python {platform.python_version()}"]
+    for module in ("requests", "urllib3", "jinja2", "jsonpath_ng", "yaml"):
+        with contextlib.suppress(Exception):
+            versions.append(f"{module} {__import__(module).__version__}")
+    lines.append("versions: " + ", ".join(versions))
+    commit = subprocess.run(
+        ["git", "-C", str(REPO), "describe", "--always", "--dirty"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=10,
+    ).stdout.strip()
+    lines.append(f"apirun checkout: {commit or 'unknown'}; server: {server.kind} at {server.url}")
+    return lines
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python bench/run.py",
+        description="Benchmark apirun against a hand-written requests.Session loop.",
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="rounds per measure (default 7; --quick 3)"
+    )
+    parser.add_argument(
+        "--n",
+        type=int,
+        default=None,
+        help="GET steps of the big workload (default 500; --quick 200)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke test: fewer rounds, smaller N"
+    )
+    parser.add_argument(
+        "--server",
+        choices=("auto", "asyncio", "nginx"),
+        default="auto",
+        help="auto: nginx when installed, else bench/server.py",
+    )
+    parser.add_argument(
+        "--nginx-binary",
+        metavar="PATH",
+        help="the nginx to use (default: nginx on PATH, or /usr/sbin/nginx)",
+    )
+    args = parser.parse_args(argv)
+    args.rounds = args.rounds if args.rounds is not None else (3 if args.quick else 7)
+    args.n = args.n if args.n is not None else (200 if args.quick else 500)
+    if not 1 <= args.rounds <= 100:
+        parser.error("--rounds must be between 1 and 100")
+    if not 2 <= args.n <= 20000:
+        parser.error("--n must be between 2 and 20000")
+    args.load_sizes = (500, 5000)
+    return args
+
+
+@contextlib.contextmanager
+def signals_as_exit() -> Iterator[None]:
+    """SIGTERM / SIGHUP end the run through the normal ``finally`` clean-up, like Ctrl-C."""
+
+    def handler(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.monotonic()
+
+    def say(text: str) -> None:
+        print(f"[{time.monotonic() - started:6.1f} s] {text}", file=sys.stderr, flush=True)
+
+    server: Server | None = None
+    spawner: Spawner | None = None
+    with signals_as_exit(), tempfile.TemporaryDirectory(prefix="apirun-bench-") as temp:
+        try:
+            folder = Path(temp)
+            server = start_server(args.server, folder, args.nginx_binary)
+            say(f"server: {server.kind} at {server.url}")
+            spawner = Spawner(child_env(folder))
+            results = bench(args, folder, server, spawner, say)
+            lines = machine_lines(server) + report(results, args, server)
+            lines.append("")
+            lines.append(
+                f"Peak memory is each child's ru_maxrss from wait4(), spawned by a "
+                f"{spawner.floor_kb / 1024:.1f} MB helper (a child never measures below it)."
+            )
+            lines.append(
+                "Children run with bytecode cached in a temporary PYTHONPYCACHEPREFIX, "
+                "filled by the warm-up."
+            )
+            print("\n".join(lines), flush=True)
+        except BenchError as exc:
+            print(f"bench/run.py: {exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("bench/run.py: interrupted; server stopped", file=sys.stderr)
+            return 130
+        finally:
+            if spawner is not None:
+                spawner.stop()
+            if server is not None:
+                server.stop()
+    say("done")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
