@@ -22,3 +22,9 @@ def test_every_example_spec_passes_check():
     result = run_process("check", str(SPECS))
     assert result.code == 0, result.text
     assert result.out.startswith("ok: ")
+
+
+def test_the_openstack_examples_pass_check():
+    result = run_process("check", str(SPECS / "openstack"))
+    assert result.code == 0, result.text
+    assert result.out.startswith("ok: ")
