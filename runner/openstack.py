@@ -172,7 +172,8 @@ def endpoint(
             where = item.get("region_id") or item.get("region")
             offered.append(f"{item.get('interface')}@{where}")
             if item.get("interface") == interface and (region is None or region == where):
-                return str(item.get("url"))
+                # Keystone registers ".../v3/": without the slash, "{{ …}}/users" stays clean.
+                return str(item.get("url")).rstrip("/")
     wanted = interface + (f" in region {region}" if region else "")
     raise EndpointNotFound(
         f"service '{service_type}' has no {wanted} endpoint (it has: {', '.join(offered)})"

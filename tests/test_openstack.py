@@ -128,7 +128,7 @@ CATALOG = [
         "endpoints": [
             {"interface": "public", "region_id": "One", "url": "http://127.0.0.1:1/one"},
             {"interface": "public", "region_id": "Two", "url": "http://127.0.0.1:1/two"},
-            {"interface": "admin", "region_id": "One", "url": "http://127.0.0.1:1/admin"},
+            {"interface": "admin", "region_id": "One", "url": "http://127.0.0.1:1/admin/"},
         ],
     }
 ]

@@ -197,7 +197,7 @@ def format_step(
         parts.append(style.dim(f"(skipped: {step.skip_reason})"))
     elif step.outcome is not Outcome.SKIPPED and step.request is not None:
         parts.append(style.dim(f"{step.duration_ms:.0f} ms"))
-    lines = ["  ".join(parts)]
+    lines = ["  ".join(parts).rstrip()]
     indent = "        "
     failed = step.outcome in (Outcome.FAILED, Outcome.ERROR)
     if step.error is not None:
