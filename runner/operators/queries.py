@@ -55,12 +55,12 @@ class SimplePath:
                     if isinstance(value, dict) and argument in value:
                         found.append(value[argument])
                 elif kind == "index":
-                    if isinstance(value, list | str) and len(value) > argument:
+                    if isinstance(value, list) and len(value) > argument:
                         found.append(value[argument])
                 elif isinstance(value, list):  # [*]
                     found.extend(value)
-                elif value is not None:
-                    found.append(value)  # jsonpath-ng treats a single value as a 1-item list
+                elif isinstance(value, dict):  # [*] of an object: its values, as jsonpath-ng
+                    found.extend(value.values())
             current = found
         return current
 
