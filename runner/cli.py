@@ -64,6 +64,12 @@ def _parser(command: str) -> argparse.ArgumentParser:
             "--vars-file", metavar="FILE", help="YAML mapping of variables (beats the file's vars)"
         )
         parser.add_argument(
+            "--setup",
+            metavar="FILE",
+            help="a spec run once before all files (a login); its captures are visible in "
+            "every file (default: 'setup:' of an apirun.yaml beside the specs)",
+        )
+        parser.add_argument(
             "--os-cloud",
             metavar="NAME",
             help="read cloud NAME from clouds.yaml (and secure.yaml) into the 'os' variables; "
@@ -111,19 +117,28 @@ def _use_color(choice: str, stream: TextIO) -> bool:
     return stream.isatty() and not os.environ.get("NO_COLOR")
 
 
+PROJECT_FILE = "apirun.yaml"
+PROJECT_KEYS = ("setup",)
+
+
 def spec_files(paths: Sequence[str]) -> list[Path]:
-    """Files as given; a folder gives its *.yaml and *.yml files, sorted (not recursive)."""
+    """Files as given; a folder gives its *.yaml and *.yml files, sorted (not recursive),
+    except the project file apirun.yaml."""
     files: list[Path] = []
     for name in paths:
         path = Path(name)
         if path.is_dir():
             found = sorted(
-                p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()
+                p
+                for p in path.iterdir()
+                if p.suffix in (".yaml", ".yml") and p.is_file() and p.name != PROJECT_FILE
             )
             if not found:
                 raise UsageError(f"no spec files (*.yaml, *.yml) in folder {name}")
             files += found
         elif path.is_file():
+            if path.name == PROJECT_FILE:
+                raise UsageError(f"{name} is the project file, not a spec: name the specs")
             files.append(path)
         else:
             raise UsageError(f"no such file or folder: {name}")
@@ -158,6 +173,54 @@ def _read_vars_file(name: str) -> dict[str, Any]:
             line = data.key_position(key)[0]
             raise UsageError(f"{name}:{line}: {key!r} is not a valid variable name")
     return dict(data)
+
+
+def setup_file(option: str | None, paths: Sequence[str]) -> Path | None:
+    """--setup, else the 'setup:' of the apirun.yaml beside the specs (relative to it)."""
+    if option:
+        if not Path(option).is_file():
+            raise UsageError(f"--setup: no such file: {option}")
+        return Path(option)
+    projects: list[Path] = []
+    for name in paths:
+        folder = Path(name) if Path(name).is_dir() else Path(name).parent
+        candidate = folder / PROJECT_FILE
+        if candidate.is_file() and candidate.resolve() not in [p.resolve() for p in projects]:
+            projects.append(candidate)
+    if not projects:
+        return None
+    if len(projects) > 1:
+        listed = ", ".join(str(p) for p in projects)
+        raise UsageError(f"the specs have different project files ({listed}): run them apart")
+    return _project_setup(projects[0])
+
+
+def _project_setup(project: Path) -> Path | None:
+    from .yamlsource import YAMLSyntaxError, read_yaml_file
+
+    try:
+        data = read_yaml_file(project)
+    except YAMLSyntaxError as exc:
+        raise UsageError(exc.message) from None
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise UsageError(f"{project}:1: a project file is a mapping (setup: FILE)")
+    for key in data:
+        if key not in PROJECT_KEYS:
+            line = data.key_position(key)[0]
+            keys = ", ".join(PROJECT_KEYS)
+            raise UsageError(f"{project}:{line}: unknown key '{key}' (project file keys: {keys})")
+    setup = data.get("setup")
+    if setup is None:
+        return None
+    line = data.value_position("setup")[0]
+    if not isinstance(setup, str):
+        raise UsageError(f"{project}:{line}: 'setup' takes the path of a spec file")
+    path = Path(os.path.normpath(project.parent / setup))
+    if not path.is_file():
+        raise UsageError(f"{project}:{line}: the setup file {path} does not exist")
+    return path
 
 
 def _openstack(cloud: str | None) -> dict[str, Any]:
@@ -221,11 +284,13 @@ def _check(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def _run(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     files = spec_files(options.paths)
+    setup = setup_file(options.setup, options.paths)
     variables = cli_variables(options.var, options.vars_file)
     variables["os"] = _openstack(options.os_cloud)
-    specs = _load_all(files, err, _use_color(options.color, err))
-    if specs is None:
+    loaded = _load_all([setup, *files] if setup else files, err, _use_color(options.color, err))
+    if loaded is None:
         return EXIT_USAGE
+    setup_spec, specs = (loaded[0], loaded[1:]) if setup else (None, loaded)
 
     from .engine import RunOptions, run_specs
     from .masking import secrets_in_variables
@@ -239,7 +304,7 @@ def _run(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         secrets=secrets_in_variables(variables),
     )
     run_options = RunOptions(variables, options.timeout, keep_passed_bodies=options.verbose)
-    result = run_specs(specs, run_options, reporter)
+    result = run_specs(specs, run_options, reporter, setup=setup_spec)
     reporter.summary(result)
     return result.exit_code
 

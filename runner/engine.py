@@ -15,8 +15,8 @@ from urllib.parse import urlencode
 from . import templating
 from .errors import TemplateError, TransportError
 from .masking import secrets_in_headers, secrets_in_variables
-from .messages import Headers, HttpRequest, Response, SentRequest
-from .model import DEFAULT_TIMEOUT, Capture, Expectation, Spec, Step
+from .messages import BodyNotJSON, Headers, HttpRequest, Response, SentRequest
+from .model import DEFAULT_TIMEOUT, Capture, Expectation, Include, Item, Spec, Step
 from .operators import (
     MISSING,
     OPERATORS,
@@ -58,13 +58,47 @@ class Listener(Protocol):
 
 
 def run_specs(
-    specs: Iterable[Spec], options: RunOptions | None = None, listener: Listener | None = None
+    specs: Iterable[Spec],
+    options: RunOptions | None = None,
+    listener: Listener | None = None,
+    setup: Spec | None = None,
 ) -> RunResult:
+    """Run spec files in order. A setup spec runs first, once; what it captures (a token,
+    say) is given to every file as variables. If it fails, the files are not run."""
+    options = options or RunOptions()
     started = time.perf_counter()
     result = RunResult()
+    if setup is not None:
+        done = run_spec(setup, options, listener)
+        result.files.append(done)
+        if not done.passed:
+            for spec in specs:
+                result.files.append(_not_run(spec, setup, listener))
+            result.duration_ms = (time.perf_counter() - started) * 1000.0
+            return result
+        options = replace(options, variables={**options.variables, **done.captured})
     for spec in specs:
         result.files.append(run_spec(spec, options, listener))
     result.duration_ms = (time.perf_counter() - started) * 1000.0
+    return result
+
+
+def _not_run(spec: Spec, setup: Spec, listener: Listener | None) -> FileResult:
+    result = FileResult(spec)
+    if listener:
+        listener.file_started(spec)
+    for step in spec.all_steps():
+        skipped = StepResult(
+            step.prefix + step.name,
+            step.source,
+            Outcome.SKIPPED,
+            skip_reason=f"the setup {setup.path} failed",
+        )
+        result.steps.append(skipped)
+        if listener:
+            listener.step_finished(result, skipped)
+    if listener:
+        listener.file_finished(result)
     return result
 
 
@@ -84,7 +118,9 @@ def run_spec(
     if scope is not None:
         result.secrets |= secrets_in_variables(scope)
         with Transport(verify=spec.defaults.verify) as transport:
-            _run_steps(spec, scope, options, transport, result, listener)
+            run = _FileRun(spec, options, listener, transport, result, scope)
+            run.items(spec.steps)
+            run.items(spec.finally_steps, cleanup=True)
     result.duration_ms = (time.perf_counter() - started) * 1000.0
     if listener:
         listener.file_finished(result)
@@ -104,36 +140,243 @@ def initial_scope(spec: Spec, given: Mapping[str, Any]) -> dict[str, Any]:
     return scope
 
 
-def _run_steps(
-    spec: Spec,
-    scope: dict[str, Any],
-    options: RunOptions,
-    transport: Transport,
-    result: FileResult,
-    listener: Listener | None,
-) -> None:
-    stopped_by: str | None = None
-    for step in spec.steps:
-        if stopped_by is not None:
-            step_result = StepResult(
-                step.name,
-                step.source,
-                Outcome.SKIPPED,
-                skip_reason=f"step '{stopped_by}' failed",
-            )
-        else:
-            step_result = run_step(spec, step, scope, options, transport, result.secrets)
-            if step_result.outcome in (Outcome.FAILED, Outcome.ERROR):
-                stopped_by = step.name
-        result.steps.append(step_result)
-        if listener:
-            listener.step_finished(result, step_result)
-        if (
-            not options.keep_passed_bodies
-            and step_result.outcome is Outcome.PASSED
-            and step_result.response is not None
+class ResponseView:
+    """``response`` in templates: the last response, read-only."""
+
+    __slots__ = ("_response",)
+
+    def __init__(self, response: Response):
+        self._response = response
+
+    @property
+    def status(self) -> int:
+        return self._response.status
+
+    @property
+    def reason(self) -> str:
+        return self._response.reason
+
+    @property
+    def url(self) -> str:
+        return self._response.url
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Lower-case names: ``response.headers['x-subject-token']``."""
+        return self._response.headers.as_dict()
+
+    @property
+    def text(self) -> str:
+        return self._response.text
+
+    @property
+    def json(self) -> Any:
+        """The body as JSON, or None when it is not JSON."""
+        try:
+            return self._response.json()
+        except BodyNotJSON:
+            return None
+
+    @property
+    def elapsed_ms(self) -> float:
+        return self._response.elapsed_ms
+
+    def __repr__(self) -> str:
+        return f"<response {self._response.status}>"
+
+
+class _FileRun:
+    """The state of one file's run: its scope, its session, and whether it has stopped."""
+
+    def __init__(
+        self,
+        spec: Spec,
+        options: RunOptions,
+        listener: Listener | None,
+        transport: Transport,
+        result: FileResult,
+        scope: dict[str, Any],
+    ):
+        self.spec = spec
+        self.options = options
+        self.listener = listener
+        self.transport = transport
+        self.result = result
+        self.scope = scope
+        self.stopped_by: str | None = None
+        self.last_passed: Response | None = None
+
+    def items(self, items: tuple[Item, ...], cleanup: bool = False) -> None:
+        """Run steps in order. In cleanup (``finally``) every step runs, whatever failed."""
+        for item in items:
+            if isinstance(item, Include):
+                if self.stopped_by is None or cleanup:
+                    self._enter(item, cleanup)
+                else:
+                    self.items(item.steps, cleanup)  # reported as skipped, step by step
+            elif self.stopped_by is not None and not cleanup:
+                self.record(item, self._skipped(item, f"step '{self.stopped_by}' failed"))
+            else:
+                self.step(item, cleanup)
+
+    def _enter(self, include: Include, cleanup: bool) -> None:
+        try:
+            for variable in include.defaults:  # the included file's vars: defaults only
+                if variable.name not in self.scope:
+                    self.scope[variable.name] = templating.render(variable.value, self.scope)
+            for variable in include.variables:  # the include step's vars: always
+                self.scope[variable.name] = templating.render(variable.value, self.scope)
+        except TemplateError as exc:
+            error = StepResult(include.name, include.source, Outcome.ERROR)
+            error.error = StepError(ErrorKind.SPEC, exc.message, exc.source or include.source)
+            self.record(None, error, cleanup)
+            if not cleanup:
+                self.items(include.steps, cleanup)  # now stopped: reported as skipped
+            return
+        self.result.secrets |= secrets_in_variables(self.scope)
+        self.items(include.steps, cleanup)
+
+    def _skipped(self, step: Step, reason: str, name: str | None = None) -> StepResult:
+        return StepResult(
+            name or step.prefix + step.name, step.source, Outcome.SKIPPED, skip_reason=reason
+        )
+
+    def record(self, step: Step | None, result: StepResult, cleanup: bool = False) -> None:
+        self.result.steps.append(result)
+        if self.listener:
+            self.listener.step_finished(self.result, result)
+        if result.outcome is Outcome.PASSED:
+            if not self.options.keep_passed_bodies and result.response is not None:
+                # Bounded memory: forget a passed step's body once a newer response has
+                # taken its place as ``response`` (templates may still read the latest).
+                if self.last_passed is not None:
+                    self.last_passed.discard_body()
+                self.last_passed = result.response
+        elif (
+            result.outcome is not Outcome.SKIPPED
+            and self.stopped_by is None
+            and not cleanup
+            and (step is None or not step.continue_on_failure)
         ):
-            step_result.response.discard_body()
+            self.stopped_by = result.name
+
+    def step(self, step: Step, cleanup: bool) -> None:
+        name = step.prefix + step.name
+        if step.when is not None:
+            try:
+                run_it = step.when if isinstance(step.when, bool) else self.evaluate(step.when)
+            except TemplateError as exc:
+                self.record(step, self._template_problem(step, exc, cleanup, name), cleanup)
+                return
+            if not run_it:
+                self.record(step, self._skipped(step, f"when: {step.when_text} is false"), cleanup)
+                return
+        if step.loop is None:
+            self.record(step, self.attempts(step, name, cleanup), cleanup)
+            return
+        try:
+            values = self.loop_values(step)
+        except TemplateError as exc:
+            self.record(step, self._template_problem(step, exc, cleanup, name), cleanup)
+            return
+        if not values:
+            self.record(step, self._skipped(step, "loop over an empty list"), cleanup)
+            return
+        collected: dict[str, list[Any]] = {capture.name: [] for capture in step.captures}
+        for index, value in enumerate(values):
+            label = f"{name} [{index}]"
+            if self.stopped_by is not None and not cleanup:
+                self.record(step, self._skipped(step, f"step '{self.stopped_by}' failed", label))
+                continue
+            self.scope["item"], self.scope["index"] = value, index
+            done = self.attempts(step, label, cleanup)
+            for capture in done.captures:
+                if capture.error is None:
+                    collected[capture.name].append(capture.value)
+            self.record(step, done, cleanup)
+        self.scope.pop("item", None)
+        self.scope.pop("index", None)
+        self.scope.update(collected)  # a loop step's captures: one list per name
+        self.result.captured.update(collected)
+
+    def loop_values(self, step: Step) -> list[Any]:
+        values = templating.render(step.loop, self.scope)
+        if isinstance(values, str | bytes | dict) or not hasattr(values, "__iter__"):
+            raise TemplateError(
+                f"'loop' needs a list, got {type(values).__name__}: {values!r}",
+                step.source,
+            )
+        return list(values)
+
+    def evaluate(self, condition: Any, response: Response | None = None) -> bool:
+        scope = (
+            self.scope if response is None else {**self.scope, "response": ResponseView(response)}
+        )
+        return bool(templating.render(condition, scope))
+
+    def _template_problem(
+        self, step: Step, exc: TemplateError, cleanup: bool, name: str
+    ) -> StepResult:
+        """In finally, a step needing what was never captured is skipped, not an error."""
+        if cleanup and exc.message.startswith("undefined variable"):
+            return self._skipped(step, f"not run: {exc.message}", name)
+        result = StepResult(name, step.source, Outcome.ERROR)
+        result.error = StepError(ErrorKind.SPEC, exc.message, exc.source or step.source)
+        return result
+
+    def attempts(self, step: Step, name: str, cleanup: bool) -> StepResult:
+        """Run the step, again and again with retry: until it passes (or ``until`` holds)."""
+        if step.delay:
+            time.sleep(step.delay)
+        started = time.perf_counter()
+        retry = step.retry
+        total = retry.times if retry else 1
+        wait = retry.delay if retry else 0.0
+        for attempt in range(1, total + 1):
+            result = run_step(
+                self.spec, step, self.scope, self.options, self.transport, self.result.secrets
+            )
+            result.name = name
+            result.attempts = attempt
+            if result.error is not None and result.error.kind is ErrorKind.SPEC:
+                if cleanup:
+                    problem = TemplateError(result.error.message, result.error.source)
+                    return self._template_problem(step, problem, cleanup, name)
+                return result  # a template problem: trying again cannot help
+            if self._done(step, result) or attempt == total:
+                break
+            time.sleep(wait)
+            wait *= retry.backoff if retry else 1.0
+        if retry is not None and retry.until is not None and not self._done(step, result):
+            result.outcome = Outcome.FAILED
+            result.expectations.append(
+                ExpectationResult(
+                    subject="retry",
+                    operator="until",
+                    expected=str(retry.until.text if hasattr(retry.until, "text") else retry.until),
+                    actual=False,
+                    passed=False,
+                    source=retry.source or step.source,
+                    reason=f"still false after {result.attempts} attempts",
+                )
+            )
+        result.duration_ms = (time.perf_counter() - started) * 1000.0  # all attempts
+        for capture in result.captures:
+            if capture.error is None:
+                self.result.captured[capture.name] = capture.value
+        if result.response is not None:
+            self.scope["response"] = ResponseView(result.response)
+        return result
+
+    def _done(self, step: Step, result: StepResult) -> bool:
+        if step.retry is not None and step.retry.until is not None:
+            if result.response is None or isinstance(step.retry.until, bool):
+                return bool(step.retry.until) and result.response is not None
+            try:
+                return self.evaluate(step.retry.until, result.response)
+            except TemplateError:
+                return False
+        return result.outcome is Outcome.PASSED
 
 
 def run_step(
@@ -146,7 +389,7 @@ def run_step(
 ) -> StepResult:
     """Run one step; captures go into ``scope`` and secret values seen go into ``secrets``."""
     started = time.perf_counter()
-    result = StepResult(step.name, step.source, Outcome.PASSED)
+    result = StepResult(step.prefix + step.name, step.source, Outcome.PASSED)
     try:
         request = render_request(spec, step, scope, options)
     except TemplateError as exc:
@@ -164,9 +407,10 @@ def run_step(
     result.response = response
     secrets |= secrets_in_headers(response.headers)
     try:
-        captured = _capture(step.captures, response, scope, result)
+        view = ResponseView(response)
+        captured = _capture(step.captures, response, {**scope, "response": view}, result)
         secrets |= secrets_in_variables(captured)
-        local = {**scope, **captured}
+        local = {**scope, **captured, "response": view}
         result.expectations = [_expect(e, response, local) for e in step.expectations]
     except TemplateError as exc:
         result.outcome = Outcome.ERROR
@@ -190,7 +434,8 @@ def render_request(
     spec: Spec, step: Step, scope: Mapping[str, Any], options: RunOptions
 ) -> HttpRequest:
     spec_request = step.request
-    base = templating.render_text(spec.base_url, scope) if spec.base_url is not None else None
+    base_url = step.base_url if step.base_url is not None else spec.base_url
+    base = templating.render_text(base_url, scope) if base_url is not None else None
     url = templating.render_text(spec_request.url, scope)
     try:
         url = join_url(base, url)
@@ -198,12 +443,20 @@ def render_request(
         raise TemplateError(str(exc), spec_request.source) from None
     headers: dict[str, str] = {}
     lower: dict[str, str] = {}
-    for source in (spec.defaults.headers, spec_request.headers):
-        for name, value in (templating.render(source, scope) or {}).items():
+    for source, optional in ((spec.defaults.headers, True), (spec_request.headers, False)):
+        for name, value in _header_items(source):
+            try:
+                text = templating.render_text(value, scope)
+            except TemplateError as exc:
+                # A default header waiting for a capture (X-Auth-Token: "{{ token }}") is
+                # left out until the variable exists: the login step itself runs without it.
+                if optional and exc.message.startswith("undefined variable"):
+                    continue
+                raise
             previous = lower.pop(str(name).lower(), None)
             if previous is not None:
                 del headers[previous]
-            headers[str(name)] = templating.render_text(value, scope)
+            headers[str(name)] = text
             lower[str(name).lower()] = str(name)
     request = HttpRequest(
         method=templating.render_text(spec_request.method, scope).upper(),
@@ -222,6 +475,15 @@ def render_request(
     if kind == "data":
         return replace(request, data=templating.render_text(body, scope).encode("utf-8"))
     return replace(request, form=_pairs(body))
+
+
+def _header_items(headers: Any) -> Iterable[tuple[Any, Any]]:
+    """A headers mapping as prepared by the loader (plain, or with templates inside)."""
+    if headers is None:
+        return ()
+    if isinstance(headers, templating.DynDict):
+        return headers.items
+    return headers.items()
 
 
 def _pairs(mapping: Mapping[str, Any] | None) -> list[tuple[str, str]]:

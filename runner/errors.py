@@ -27,10 +27,19 @@ class Diagnostic:
 class SpecError(ApirunError):
     """The spec file cannot be run as written. Carries every problem found in the file."""
 
-    def __init__(self, diagnostics: list[Diagnostic], lines: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        diagnostics: list[Diagnostic],
+        lines: tuple[str, ...] = (),
+        sources: dict[str, tuple[str, ...]] | None = None,
+    ):
         self.diagnostics = diagnostics
         self.lines = lines  # the file's text, so the report can quote the line
+        self.sources = sources or {}  # other files' texts (included files), by path
         super().__init__("\n".join(f"{d.source}: {d.message}" for d in diagnostics))
+
+    def lines_of(self, file: str) -> tuple[str, ...]:
+        return self.sources.get(file, self.lines)
 
 
 class TemplateError(ApirunError):

@@ -9,23 +9,50 @@ from __future__ import annotations
 import difflib
 import gc
 import keyword
+import os
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from . import templating
 from .errors import Diagnostic, SpecError, TemplateError
-from .model import Capture, Defaults, Expectation, Query, Request, Spec, Step, Variable
+from .model import (
+    Capture,
+    Defaults,
+    Expectation,
+    Include,
+    Item,
+    Query,
+    Request,
+    Retry,
+    Spec,
+    Step,
+    Variable,
+)
 from .operators import OPERATORS, QueryError, check_operand, compile_jsonpath, compile_regex
 from .operators.predicates import check_status_operand
 from .source import Source
 from .urls import is_absolute
 from .yamlsource import LocDict, LocList, YAMLSyntaxError, parse_yaml
 
-FILE_KEYS = ("name", "base_url", "vars", "defaults", "steps")
+FILE_KEYS = ("name", "base_url", "vars", "defaults", "steps", "finally")
+INCLUDED_FILE_KEYS = ("name", "base_url", "vars", "steps")
 DEFAULTS_KEYS = ("headers", "timeout", "verify")
-STEP_KEYS = ("name", "request", "expect", "capture")
+STEP_KEYS = (
+    "name",
+    "request",
+    "expect",
+    "capture",
+    "when",
+    "loop",
+    "retry",
+    "delay",
+    "continue_on_failure",
+)
+INCLUDE_KEYS = ("name", "include", "vars")
+RETRY_KEYS = ("times", "delay", "backoff", "until")
 REQUEST_KEYS = (
     "method",
     "url",
@@ -87,13 +114,13 @@ def _load_text(text: str, path: str) -> Spec:
     except YAMLSyntaxError as exc:
         diagnostic = Diagnostic(exc.message, Source(path, *exc.position))
         raise SpecError([diagnostic], tuple(text.splitlines())) from None
-    builder = _Builder(path)
+    builder = _Builder(path, chain=(os.path.normpath(path),))
     spec = builder.spec(document, text)
     if builder.diagnostics or spec is None:
         diagnostics = builder.diagnostics or [
             Diagnostic("this file is not a spec (see docs/format.md)", Source(path, 1))
         ]
-        raise SpecError(diagnostics, tuple(text.splitlines()))
+        raise SpecError(diagnostics, tuple(text.splitlines()), builder.sources)
     return spec
 
 
@@ -121,8 +148,15 @@ def _type_name(value: Any) -> str:
 class _Builder:
     """Walks the YAML data once, building the model and collecting diagnostics."""
 
-    def __init__(self, path: str):
+    def __init__(
+        self,
+        path: str,
+        chain: tuple[str, ...] = (),
+        sources: dict[str, tuple[str, ...]] | None = None,
+    ):
         self.path = path
+        self.chain = chain  # the files being loaded, outermost first: to refuse include cycles
+        self.sources = {} if sources is None else sources  # texts of included files
         self.diagnostics: list[Diagnostic] = []
         self.step: str | None = None
 
@@ -160,14 +194,19 @@ class _Builder:
         return value if self.expect_type(value, dict, f"{what} must be a mapping", where) else None
 
     def check_keys(
-        self, mapping: LocDict, allowed: tuple[str, ...], where: str, required: tuple[str, ...] = ()
+        self,
+        mapping: LocDict,
+        allowed: tuple[str, ...],
+        where: str,
+        required: tuple[str, ...] = (),
+        suggest: tuple[str, ...] = (),
     ) -> None:
         for key in mapping:
             if key not in allowed:
                 self.error(
                     f"unknown key '{key}' in {where}",
                     self.source(mapping, key),
-                    _suggest(key, allowed) or f"valid keys: {', '.join(allowed)}",
+                    _suggest(key, allowed + suggest) or f"valid keys: {', '.join(allowed)}",
                 )
         for key in required:
             if key not in mapping:
@@ -243,21 +282,15 @@ class _Builder:
                 "'steps' is empty: a spec needs at least one step",
                 self.source(document, "steps", value=True),
             )
-        steps = self.steps(document.get("steps"), self.source(document, "steps", value=True))
+        seen: dict[str, int] = {}
+        steps = self.steps(document.get("steps"), self.source(document, "steps", value=True), seen)
+        finally_steps: tuple[Item, ...] = ()
+        if "finally" in document:
+            where = self.source(document, "finally", value=True)
+            finally_steps = self.steps(document["finally"], where, seen, "finally") or ()
         if steps is None:
             return None
-        if base_url is None and "base_url" not in document:
-            for step in steps:
-                url = step.request.url
-                if isinstance(url, str) and not is_absolute(url):
-                    self.step = step.name
-                    self.error(
-                        f"the URL {url!r} is relative and the spec has no base_url",
-                        step.request.url_source,
-                        "add base_url: at the top of the file, or write the full URL",
-                    )
-            self.step = None
-        return Spec(
+        spec = Spec(
             path=self.path,
             name=name,
             steps=steps,
@@ -265,7 +298,43 @@ class _Builder:
             variables=variables,
             defaults=defaults,
             lines=tuple(text.splitlines()),
+            finally_steps=finally_steps,
+            sources=self.sources,
         )
+        if base_url is None and "base_url" not in document:
+            for step in spec.all_steps():
+                url = step.request.url
+                if step.base_url is None and isinstance(url, str) and not is_absolute(url):
+                    self.step = step.prefix + step.name
+                    self.error(
+                        f"the URL {url!r} is relative and the spec has no base_url",
+                        step.request.url_source,
+                        "add base_url: at the top of the file, or write the full URL",
+                    )
+            self.step = None
+        return spec
+
+    def included(self, document: Any) -> tuple[tuple[Item, ...], tuple[Variable, ...], Any] | None:
+        """An included file: its steps, its vars (defaults) and its own base_url, if any."""
+        top = Source(self.path, 1)
+        if not isinstance(document, dict):
+            self.error(
+                f"an included file is a mapping with 'steps:', found {_type_name(document)}", top
+            )
+            return None
+        self.check_keys(
+            document, INCLUDED_FILE_KEYS, "an included file", ("steps",), suggest=FILE_KEYS
+        )
+        base_url = None
+        if "base_url" in document:
+            where = self.source(document, "base_url", value=True)
+            if self.expect_type(document["base_url"], str, "'base_url' must be a string", where):
+                base_url = self.prepare(document["base_url"], where)
+        variables = self.variables(document.get("vars"), self.source(document, "vars", value=True))
+        steps = self.steps(document.get("steps"), self.source(document, "steps", value=True), {})
+        if steps is None or self.diagnostics:
+            return None
+        return steps, variables, base_url
 
     def variables(self, data: Any, where: Source) -> tuple[Variable, ...]:
         if data is None:
@@ -333,15 +402,17 @@ class _Builder:
 
     # -- steps -------------------------------------------------------------------------------
 
-    def steps(self, data: Any, where: Source) -> tuple[Step, ...] | None:
+    def steps(
+        self, data: Any, where: Source, seen: dict[str, int], key: str = "steps"
+    ) -> tuple[Item, ...] | None:
+        """Steps (or include steps); names unique across ``seen`` (steps and finally)."""
         if data is None:
             return None
-        if not self.expect_type(data, list, "'steps' must be a list of steps", where):
+        if not self.expect_type(data, list, f"'{key}' must be a list of steps", where):
             return None
         if not data:
-            self.error("'steps' is empty: a spec needs at least one step", where)
-        steps: list[Step] = []
-        seen: dict[str, int] = {}
+            self.error(f"'{key}' is empty: it needs at least one step", where)
+        items: list[Item] = []
         for index, item in enumerate(data):
             at = self.source(data, index)
             self.step = None
@@ -362,14 +433,65 @@ class _Builder:
                     "a step 'name' must be a non-empty string",
                     self.source(item, "name", value=True),
                 )
-            step = self.step_body(item, name if isinstance(name, str) else f"step {index + 1}", at)
-            if step is not None:
-                steps.append(step)
+            label = name if isinstance(name, str) else f"step {index + 1}"
+            built = self.include(item, label, at) if "include" in item else None
+            if "include" not in item:
+                built = self.step_body(item, label, at)
+            if built is not None:
+                items.append(built)
         self.step = None
-        return tuple(steps)
+        return tuple(items)
+
+    def include(self, data: LocDict, name: str, at: Source) -> Include | None:
+        self.check_keys(data, INCLUDE_KEYS, f"include step '{name}'", ("name",), STEP_KEYS)
+        where = self.source(data, "include", value=True)
+        target = data["include"]
+        variables = self.variables(data.get("vars"), self.source(data, "vars", value=True))
+        if not self.expect_type(target, str, "'include' takes the path of a spec file", where):
+            return None
+        path = os.path.normpath(str(Path(self.path).parent / target))
+        if path in self.chain:
+            cycle = " → ".join((*self.chain[self.chain.index(path) :], path))
+            self.error(f"include cycle: {cycle}", where)
+            return None
+        included = self.included_file(path, where)
+        if included is None:
+            return None
+        steps, defaults, base_url = included
+        prefix = f"{name} › "
+        return Include(
+            name=name,
+            path=path,
+            source=at,
+            steps=tuple(_adopt(item, prefix, base_url) for item in steps),
+            variables=variables,
+            defaults=defaults,
+        )
+
+    def included_file(
+        self, path: str, where: Source
+    ) -> tuple[tuple[Item, ...], tuple[Variable, ...], Any] | None:
+        try:
+            text = Path(path).read_bytes().decode("utf-8-sig")
+        except OSError as exc:
+            self.error(f"cannot read the included file {path}: {exc.strerror or exc}", where)
+            return None
+        except UnicodeDecodeError:
+            self.error(f"the included file {path} is not UTF-8 text", where)
+            return None
+        self.sources[path] = tuple(text.splitlines())
+        try:
+            document = parse_yaml(text)
+        except YAMLSyntaxError as exc:
+            self.diagnostics.append(Diagnostic(exc.message, Source(path, *exc.position)))
+            return None
+        builder = _Builder(path, (*self.chain, path), self.sources)
+        result = builder.included(document)
+        self.diagnostics += builder.diagnostics
+        return result
 
     def step_body(self, data: LocDict, name: str, at: Source) -> Step | None:
-        self.check_keys(data, STEP_KEYS, f"step '{name}'", required=("name", "request"))
+        self.check_keys(data, STEP_KEYS, f"step '{name}'", ("name", "request"), INCLUDE_KEYS)
         request = None
         if "request" in data:
             request = self.request(data["request"], self.source(data, "request", value=True))
@@ -378,9 +500,110 @@ class _Builder:
             # Without expect.status a step expects 2xx: it must not pass silently on a 500.
             expectations.insert(0, Expectation(Query("status"), "status", "2xx", at))
         captures = self.captures(data)
+        when = self.condition(data, "when")
+        loop = self.loop(data)
+        retry = self.retry(data)
+        delay = self.number(data, "delay", 0.0, 3600.0) or 0.0
+        continue_on_failure = False
+        if "continue_on_failure" in data:
+            value = data["continue_on_failure"]
+            where = self.source(data, "continue_on_failure", value=True)
+            if self.expect_type(value, bool, "'continue_on_failure' must be true or false", where):
+                continue_on_failure = value
         if request is None:
             return None
-        return Step(name, request, at, tuple(expectations), tuple(captures))
+        return Step(
+            name,
+            request,
+            at,
+            tuple(expectations),
+            tuple(captures),
+            when=when,
+            when_text=templating.to_text(data.get("when", "")),
+            loop=loop,
+            retry=retry,
+            delay=delay,
+            continue_on_failure=continue_on_failure,
+        )
+
+    def condition(self, data: LocDict, key: str) -> Any:
+        """when / until: a Jinja expression, bare or in {{ }}; true and false also do."""
+        if key not in data:
+            return None
+        value = data[key]
+        where = self.source(data, key, value=True)
+        if isinstance(value, bool):
+            return value
+        if not self.expect_type(value, str, f"'{key}' takes an expression such as x == 1", where):
+            return None
+        try:
+            return templating.compile_condition(value, where)
+        except TemplateError as exc:
+            self.error(exc.message, exc.source or where)
+            return None
+
+    def loop(self, data: LocDict) -> Any:
+        if "loop" not in data:
+            return None
+        value = data["loop"]
+        where = self.source(data, "loop", value=True)
+        prepared = self.prepare(value, where)
+        if isinstance(value, list) or isinstance(prepared, templating.Expr):
+            return prepared
+        self.error(
+            "'loop' takes a list, or one {{ expression }} that gives a list, "
+            f"found {_type_name(value)}",
+            where,
+        )
+        return None
+
+    def retry(self, data: LocDict) -> Retry | None:
+        if "retry" not in data:
+            return None
+        where = self.source(data, "retry", value=True)
+        value = self.mapping(data["retry"], "'retry' (times, delay, backoff, until)", where)
+        if value is None:
+            return None
+        self.check_keys(value, RETRY_KEYS, "'retry'", ("times",))
+        times = value.get("times")
+        if "times" in value and (
+            isinstance(times, bool) or not isinstance(times, int) or not 1 <= times <= 1000
+        ):
+            self.error(
+                f"'retry.times' takes a whole number from 1 to 1000, found {times!r}",
+                self.source(value, "times", value=True),
+            )
+            return None
+        delay = self.number(value, "delay", 0.0, 3600.0)
+        backoff = self.number(value, "backoff", 1.0, 10.0)
+        until = self.condition(value, "until")
+        if not isinstance(times, int):
+            return None
+        return Retry(
+            times=times,
+            delay=1.0 if delay is None else delay,
+            backoff=1.0 if backoff is None else backoff,
+            until=until,
+            source=where,
+        )
+
+    def number(self, data: LocDict, key: str, low: float, high: float) -> float | None:
+        if key not in data:
+            return None
+        value = data[key]
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not low <= value <= high
+        ):
+            self.error(
+                f"'{key}' takes a number of seconds from {low:g} to {high:g}, found {value!r}"
+                if key == "delay"
+                else f"'{key}' takes a number from {low:g} to {high:g}, found {value!r}",
+                self.source(data, key, value=True),
+            )
+            return None
+        return float(value)
 
     def request(self, data: Any, where: Source) -> Request | None:
         if self.mapping(data, "'request'", where) is None:
@@ -602,6 +825,15 @@ class _Builder:
                 self.error(str(exc), where)
                 return None
         return Query(kind, prepared)  # type: ignore[arg-type]
+
+
+def _adopt(item: Item, prefix: str, base_url: Any) -> Item:
+    """A step of an included file, named after its include step, with that file's base_url."""
+    if isinstance(item, Include):
+        steps = tuple(_adopt(inner, prefix, base_url) for inner in item.steps)
+        return replace(item, steps=steps)
+    own_base = item.base_url if item.base_url is not None else base_url
+    return replace(item, prefix=prefix + item.prefix, base_url=own_base)
 
 
 def _has_template(value: Any) -> bool:

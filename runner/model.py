@@ -7,6 +7,7 @@ where there is. They are rendered only when a step runs.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -65,12 +66,46 @@ class Request:
 
 
 @dataclass(frozen=True, slots=True)
+class Retry:
+    """Repeat a step's request until its expectations hold (or ``until`` is true)."""
+
+    times: int  # attempts in all, the first included
+    delay: float = 1.0  # seconds before the second attempt
+    backoff: float = 1.0  # each further wait is the previous one times this
+    until: Any = None  # a Jinja expression over the scope and ``response``
+    source: Source | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Step:
     name: str
     request: Request
     source: Source
     expectations: tuple[Expectation, ...] = ()
     captures: tuple[Capture, ...] = ()
+    when: Any = None  # run only when this expression is true
+    when_text: str = ""  # the expression as written, for the skip reason
+    loop: Any = None  # a list (or an expression giving one): run once per item
+    retry: Retry | None = None
+    delay: float = 0.0  # seconds to wait before the step
+    continue_on_failure: bool = False
+    base_url: Any = None  # set on steps of an included file that has its own base_url
+    prefix: str = ""  # "include-step › " for steps that came from an included file
+
+
+@dataclass(frozen=True, slots=True)
+class Include:
+    """Steps of another file, run in place with the including file's variables."""
+
+    name: str
+    path: str
+    source: Source
+    steps: tuple[Step | Include, ...]
+    variables: tuple[Variable, ...] = ()  # the include step's vars: always set
+    defaults: tuple[Variable, ...] = ()  # the included file's vars: set when not yet defined
+
+
+Item = Step | Include
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,11 +126,29 @@ class Defaults:
 class Spec:
     path: str
     name: str
-    steps: tuple[Step, ...]
+    steps: tuple[Item, ...]
     base_url: Any = None
     variables: tuple[Variable, ...] = ()
     defaults: Defaults = field(default_factory=Defaults)
     lines: tuple[str, ...] = ()  # the file's text, so reports can quote the failing line
+    finally_steps: tuple[Item, ...] = ()  # run after the steps, whatever happened
+    # The text of every file involved (included ones too), by path.
+    sources: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def line(self, number: int) -> str:
         return self.lines[number - 1] if 0 < number <= len(self.lines) else ""
+
+    def lines_of(self, file: str) -> tuple[str, ...]:
+        return self.lines if file == self.path else tuple(self.sources.get(file, ()))
+
+    def all_steps(self) -> Iterator[Step]:
+        """Every step, included ones in place, then the finally steps."""
+        return _flatten((*self.steps, *self.finally_steps))
+
+
+def _flatten(items: tuple[Item, ...]) -> Iterator[Step]:
+    for item in items:
+        if isinstance(item, Include):
+            yield from _flatten(item.steps)
+        else:
+            yield item

@@ -61,6 +61,7 @@ class StepResult:
     captures: list[CaptureResult] = field(default_factory=list)
     error: StepError | None = None
     skip_reason: str | None = None
+    attempts: int = 1  # more than one when the step has retry:
 
     @property
     def failed_expectations(self) -> list[ExpectationResult]:
@@ -78,6 +79,7 @@ class FileResult:
     duration_ms: float = 0.0
     error: StepError | None = None  # the file could not start (e.g. a variable failed to render)
     secrets: set[str] = field(default_factory=set)
+    captured: dict[str, Any] = field(default_factory=dict)  # what its steps captured, by name
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for step in self.steps if step.outcome is outcome)

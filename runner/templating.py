@@ -161,6 +161,16 @@ def compile_string(text: str, source: Source) -> str | Expr | Text:
     return Text(text, source)
 
 
+def compile_condition(text: str, source: Source) -> Expr:
+    """``when`` and ``until``: an expression, bare (``x == 1``) or in ``{{ }}``; typed result."""
+    match = _EXPRESSION.match(text.strip())
+    code = match.group("code") if match else text
+    reference = _reference(code)
+    if reference is None:
+        _checked(source, lambda: _jinja_expression(code))
+    return Expr(text, code, source, reference)
+
+
 def _checked(source: Source, compile_: Callable[[], Any]) -> None:
     from jinja2.exceptions import TemplateSyntaxError
 

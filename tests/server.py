@@ -61,6 +61,7 @@ DEMO_USER_ID = uuid.uuid5(uuid.NAMESPACE_URL, "apirun-test/user/demo").hex
 DEMO_DOMAIN_ID = uuid.uuid5(uuid.NAMESPACE_URL, "apirun-test/domain/demo").hex
 ADMIN_PROJECT_ID = uuid.uuid5(uuid.NAMESPACE_URL, "apirun-test/project/admin").hex
 IDENTITY_SERVICE_ID = uuid.uuid5(uuid.NAMESPACE_URL, "apirun-test/service/keystone").hex
+COMPUTE_SERVICE_ID = uuid.uuid5(uuid.NAMESPACE_URL, "apirun-test/service/nova").hex
 ADMIN_ROLE_ID = uuid.uuid5(uuid.NAMESPACE_URL, "apirun-test/role/admin").hex
 MEMBER_ROLE_ID = uuid.uuid5(uuid.NAMESPACE_URL, "apirun-test/role/member").hex
 READER_ROLE_ID = uuid.uuid5(uuid.NAMESPACE_URL, "apirun-test/role/reader").hex
@@ -168,6 +169,7 @@ class Recorded:
     headers: Headers
     body: bytes
     target: str = ""
+    received: float = 0.0  # time.monotonic() when the request arrived
 
     @property
     def text(self) -> str:
@@ -419,6 +421,8 @@ class FakeKeystone:
         self.requests: list[Recorded] = []
         self._tokens: dict[str, dict[str, Any]] = {}
         self._users: dict[str, dict[str, Any]] = {}
+        self.servers: dict[str, dict[str, Any]] = {}  # /compute/v2.1/servers
+        self.ready_after = 3  # GETs before a new server is ACTIVE
         self._passwords: dict[str, str] = {}
         self.reset()
 
@@ -431,6 +435,8 @@ class FakeKeystone:
             self._tokens.clear()
             self._users.clear()
             self._passwords.clear()
+            self.servers.clear()
+            self.ready_after = 3
             self._users[ADMIN_ID] = self._new_user_record(ADMIN_ID, self.username)
             self._passwords[ADMIN_ID] = self.password
             if self.username != "demo":
@@ -476,6 +482,7 @@ class FakeKeystone:
             headers=req.headers.copy(),
             body=req.body,
             target=req.target,
+            received=time.monotonic(),
         )
         with self._lock:
             self.requests.append(rec)
@@ -542,6 +549,8 @@ class FakeKeystone:
             return resp
         if path == "/echo" or path.startswith("/echo/"):
             return self._echo(req)
+        if path == "/compute/v2.1/servers" or path.startswith("/compute/v2.1/servers/"):
+            return self._servers(req, path[len("/compute/v2.1") :])
         if path.startswith("/status/"):
             return self._status(path[len("/status/") :])
         simple: dict[str, Callable[[_Request], _Response]] = {
@@ -560,6 +569,49 @@ class FakeKeystone:
         if handler is not None:
             return handler(req)
         return _error(404, f"No such endpoint on the test server: {req.path}")
+
+    # ----- a Nova-like resource that takes a few polls to become ready -------
+
+    def _servers(self, req: _Request, path: str) -> _Response:
+        """Under /compute/v2.1 (the catalog's compute endpoint), token required:
+        POST /servers {"server": {"name", ...}} → 202; GET /servers/ID answers BUILD until
+        the Nth GET (N = app.ready_after, or the body's "ready_after"), then ACTIVE;
+        DELETE → 204; GET /servers lists them."""
+        if req.headers.get("x-auth-token") not in self._tokens:
+            return _error(401, "The request you have made requires authentication.")
+        with self._lock:
+            if path == "/servers":
+                if req.method == "GET":
+                    return _json_response(200, {"servers": list(self.servers.values())})
+                if req.method != "POST":
+                    return _error(405, "Method Not Allowed")
+                try:
+                    spec = json.loads(req.body or b"{}").get("server") or {}
+                except ValueError:
+                    return _error(400, "Malformed request body")
+                server = {
+                    "id": uuid.uuid4().hex,
+                    "name": str(spec.get("name", "server")),
+                    "status": "BUILD",
+                    "ready_after": int(spec.get("ready_after", self.ready_after)),
+                    "polls": 0,
+                }
+                if server["ready_after"] <= 0:
+                    server["status"] = "ACTIVE"
+                self.servers[server["id"]] = server
+                return _json_response(202, {"server": dict(server)})
+            server = self.servers.get(path[len("/servers/") :])
+            if server is None:
+                return _error(404, f"No server {path[len('/servers/') :]}")
+            if req.method == "DELETE":
+                del self.servers[server["id"]]
+                return _Response(204)
+            if req.method != "GET":
+                return _error(405, "Method Not Allowed")
+            server["polls"] += 1
+            if server["polls"] >= server["ready_after"]:
+                server["status"] = "ACTIVE"
+            return _json_response(200, {"server": dict(server)})
 
     # ----- utility endpoints -----------------------------------------------
 
@@ -805,13 +857,23 @@ class FakeKeystone:
                     "url": f"{base_url}/v3",
                 }
             )
+        compute = [
+            {
+                "id": uuid.uuid5(uuid.NAMESPACE_URL, "apirun-test/endpoint/compute").hex,
+                "interface": "public",
+                "region": "RegionOne",
+                "region_id": "RegionOne",
+                "url": f"{base_url}/compute/v2.1",
+            }
+        ]
         return [
             {
                 "type": "identity",
                 "name": "keystone",
                 "id": IDENTITY_SERVICE_ID,
                 "endpoints": endpoints,
-            }
+            },
+            {"type": "compute", "name": "nova", "id": COMPUTE_SERVICE_ID, "endpoints": compute},
         ]
 
     def _authenticate(self, identity: dict[str, Any]) -> tuple[str, list[str]]:

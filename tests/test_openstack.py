@@ -112,13 +112,13 @@ def test_endpoint_filter_calls_the_catalog_url(srv, capsys, tmp_path):
               headers: {{X-Auth-Token: "{{{{ token }}}}"}}
           - name: missing service
             request:
-              url: "{{{{ catalog | endpoint('compute') }}}}/servers"
+              url: "{{{{ catalog | endpoint('image') }}}}/images"
         """,
     )
     result = run_cli(capsys, str(spec))
     assert result.code == 2
     assert srv.app.requests[1].path == "/v3/users"
-    assert "no service of type 'compute' in the catalog (services: identity)" in result.out
+    assert "no service of type 'image' in the catalog (services: compute, identity)" in result.out
     assert len(srv.app.requests) == 2
 
 

@@ -141,7 +141,7 @@ def format_location(source: Source, lines: tuple[str, ...], style: Style, indent
 def format_spec_error(error: SpecError, style: Style) -> str:
     out: list[str] = []
     for diagnostic in error.diagnostics:
-        out += _diagnostic(diagnostic, error.lines, style)
+        out += _diagnostic(diagnostic, error.lines_of(diagnostic.source.file), style)
     return "\n".join(out)
 
 
@@ -173,7 +173,10 @@ def _stem(path: str) -> str:
 
 def name_width(spec: Spec) -> int:
     """Step names are padded to the longest in their file, up to NAME_WIDTH."""
-    return min(max((len(s.name) for s in spec.steps), default=0), NAME_WIDTH)
+    longest = max(
+        (len(s.prefix + s.name) + (5 if s.loop else 0) for s in spec.all_steps()), default=0
+    )
+    return min(longest, NAME_WIDTH)
 
 
 def format_step(
@@ -197,15 +200,21 @@ def format_step(
         parts.append(style.dim(f"(skipped: {step.skip_reason})"))
     elif step.outcome is not Outcome.SKIPPED and step.request is not None:
         parts.append(style.dim(f"{step.duration_ms:.0f} ms"))
+    if step.attempts > 1:
+        parts.append(style.dim(f"({step.attempts} attempts)"))
     lines = ["  ".join(parts).rstrip()]
     indent = "        "
     failed = step.outcome in (Outcome.FAILED, Outcome.ERROR)
     if step.error is not None:
         lines.append(indent + style.paint(step.error.message, "31"))
-        lines += format_location(step.error.source, spec.lines, style, indent + "  ")
+        lines += format_location(
+            step.error.source, spec.lines_of(step.error.source.file), style, indent + "  "
+        )
     for expectation in step.failed_expectations:
         lines.append(indent + "- " + describe_failure(expectation))
-        lines += format_location(expectation.source, spec.lines, style, indent + "  ")
+        lines += format_location(
+            expectation.source, spec.lines_of(expectation.source.file), style, indent + "  "
+        )
     if any(e.operator == "status" for e in step.failed_expectations) and step.failed_captures:
         # The wrong status explains the missing values; one line instead of one per capture.
         names = ", ".join(c.name for c in step.failed_captures)
@@ -213,7 +222,9 @@ def format_step(
     else:
         for capture in step.failed_captures:
             lines.append(indent + f"- capture {capture.name}: {capture.error}")
-            lines += format_location(capture.source, spec.lines, style, indent + "  ")
+            lines += format_location(
+                capture.source, spec.lines_of(capture.source.file), style, indent + "  "
+            )
     if (failed or verbose) and step.request is not None:
         lines += _request_lines(step.request, style, indent, hidden, verbose)
     if (failed or verbose) and step.response is not None:
@@ -265,7 +276,8 @@ def _body_lines(text: str, indent: str, limit: int) -> list[str]:
 def format_file_error(file: FileResult, style: Style) -> str:
     assert file.error is not None
     lines = ["  " + style.paint("ERROR", "1;31") + "  " + file.error.message]
-    lines += format_location(file.error.source, file.spec.lines, style, "        ")
+    source = file.error.source
+    lines += format_location(source, file.spec.lines_of(source.file), style, "        ")
     return "\n".join(lines)
 
 
