@@ -368,14 +368,21 @@ def spec_text(base_url: str, gets: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def loop_spec_text(base_url: str, gets: int) -> str | None:
-    """N=500 written as ONE looping step. Loops do not exist yet: None means "n/a".
-
-    Once the format has loops, return here the POST step plus a single GET step that repeats
-    ``gets`` times (same headers and checks as spec_text's steps); run() then measures it as
-    "apirun, one looping step" with no other change.
-    """
-    return None
+def loop_spec_text(base_url: str, gets: int) -> str:
+    """The same workload with the GETs written as ONE step that loops ``gets`` times."""
+    head = spec_text(base_url, 0)
+    step = [
+        "  - name: list users",
+        f'    loop: "{{{{ range({gets}) }}}}"',
+        "    request:",
+        "      url: /users",
+        '      headers: {X-Auth-Token: "{{ token }}"}',
+        "    expect:",
+        "      status: 200",
+        "      jsonpath:",
+        "        $.users[0].name: admin",
+    ]
+    return head + "\n".join(step) + "\n"
 
 
 HAND_LOOP = '''\
@@ -639,6 +646,11 @@ def bench(
         path = folder / f"w{gets}.yaml"
         path.write_text(spec_text(server.url, gets))
         specs[gets] = path
+    loops = {}
+    for gets in sizes:
+        path = folder / f"loop{gets}.yaml"
+        path.write_text(loop_spec_text(server.url, gets))
+        loops[gets] = path
     hand = folder / "hand_loop.py"
     hand.write_text(HAND_LOOP.format(timeout=TIMEOUT, auth_body=AUTH_BODY))
     python = sys.executable
@@ -646,6 +658,7 @@ def bench(
     tools = [
         Tool("hand-written requests loop", lambda g: [python, str(hand), server.url, str(g), "1"]),
         Tool("apirun", lambda g: [*apirun, str(specs[g])]),
+        Tool("apirun, N as one looping step", lambda g: [*apirun, str(loops[g])]),
     ]
     if not args.quick:
         tools.append(
@@ -660,7 +673,7 @@ def bench(
     for tool in tools:
         for gets in sizes:
             run(tool.command(gets))
-            if tool.label == "apirun":  # every step passed, not only exit 0: the summary line
+            if tool.label.startswith("apirun"):  # every step passed, not only exit 0
                 lines = log.read_text(errors="replace").strip().splitlines()
                 say(f"  apirun W({gets}) says: {lines[-1] if lines else '(nothing)'}")
 
@@ -737,7 +750,6 @@ def report(results: dict, args: argparse.Namespace, server: Server) -> list[str]
             f"{per_request(tool):>16.3f}{cpu_per_request(tool):>10.3f}"
             f"{w1.memory_mb:>13.1f}{wn.memory_mb:>15.1f}"
         )
-    out.append(f"{f'apirun, N={n} as one looping step':<{width}}  n/a (loops not implemented)")
 
     out.append("")
     out.append("Ratios apirun / hand-written loop:")
@@ -756,8 +768,13 @@ def report(results: dict, args: argparse.Namespace, server: Server) -> list[str]
         f"  (for information: per-request CPU time of the client process: "
         f"{cpu_per_request(apirun) / cpu_per_request(hand):.2f})"
     )
-    if len(tools) > 2:
-        info = tools[2]
+    looping = tools[2]
+    out.append(
+        f"  per-request cost, N as one looping step: "
+        f"{fmt_ratio(per_request(looping) / per_request(hand), TARGETS['per_request'])}"
+    )
+    if len(tools) > 3:
+        info = tools[3]
         out.append(
             f"  (for information: hand-written with trust_env=False / hand-written, per request: "
             f"{per_request(info) / per_request(hand):.2f})"

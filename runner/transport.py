@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import requests
 from requests import exceptions as rx
+from requests.structures import CaseInsensitiveDict
 from requests.utils import get_environ_proxies, get_netrc_auth
 
 from .errors import TransportError
@@ -68,30 +69,51 @@ class Transport:
 
     def send(self, request: HttpRequest) -> tuple[SentRequest, Response]:
         started = time.perf_counter()
-        kwargs: dict[str, Any] = {
-            "params": request.params or None,
-            "headers": request.headers,
-            "timeout": request.timeout,
-            "allow_redirects": request.follow_redirects,
-        }
-        if request.has_json:
-            kwargs["json"] = request.json
-        elif request.data is not None:
-            kwargs["data"] = request.data
-        elif request.form is not None:
-            kwargs["data"] = request.form
         try:
             proxies, netrc_auth = self._origin_settings(request.url)
-            if proxies:
-                kwargs["proxies"] = proxies
+            auth = None
             if netrc_auth and not any(k.lower() == "authorization" for k in request.headers):
-                kwargs["auth"] = netrc_auth  # unlike requests, never over the spec's own header
-            raw = self._session.request(request.method, request.url, **kwargs)
+                auth = netrc_auth  # unlike requests, never over the spec's own header
+            prepared = self._prepare(request, auth)
+            raw = self._session.send(
+                prepared,
+                timeout=request.timeout,
+                allow_redirects=request.follow_redirects,
+                proxies=proxies,
+                verify=self._session.verify,
+                cert=None,
+                stream=False,
+            )
             content = raw.content  # read the whole body here, so a broken body fails here
         except rx.RequestException as exc:
             raise TransportError(_describe(exc, request)) from None
         elapsed_ms = (time.perf_counter() - started) * 1000.0
         return _sent(raw), _response(raw, content, elapsed_ms)
+
+    def _prepare(self, request: HttpRequest, auth: Any) -> requests.PreparedRequest:
+        """What Session.request does before sending, without its generic merging of
+        settings (a tenth of its per-request cost): session headers under ours, the cookie
+        jar, the body."""
+        headers = CaseInsensitiveDict(self._session.headers)
+        headers.update(request.headers)
+        data: Any = None
+        if request.data is not None:
+            data = request.data
+        elif request.form is not None:
+            data = request.form
+        prepared = requests.PreparedRequest()
+        prepared.prepare(
+            method=request.method,
+            url=request.url,
+            headers=headers,
+            data=data,
+            json=request.json if request.has_json else None,
+            params=request.params or None,
+            auth=auth,
+            cookies=self._session.cookies,
+            hooks=self._session.hooks,
+        )
+        return prepared
 
 
 def _sent(raw: requests.Response) -> SentRequest:
