@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from . import templating
-from .errors import TemplateError, TransportError
+from .errors import TemplateError, TransportError, UndefinedVariableError
 from .masking import secrets_in_headers, secrets_in_variables
 from .messages import BodyNotJSON, Headers, HttpRequest, Response, SentRequest
 from .model import DEFAULT_TIMEOUT, Capture, Expectation, Include, Item, Spec, Step
@@ -318,10 +318,10 @@ class _FileRun:
         self, step: Step, exc: TemplateError, cleanup: bool, name: str
     ) -> StepResult:
         """In finally, a step needing what was never captured is skipped, not an error."""
-        if cleanup and exc.message.startswith("undefined variable"):
+        if cleanup and isinstance(exc, UndefinedVariableError):
             return self._skipped(step, f"not run: {exc.message}", name)
         result = StepResult(name, step.source, Outcome.ERROR)
-        result.error = StepError(ErrorKind.SPEC, exc.message, exc.source or step.source)
+        result.error = _spec_error(exc, step)
         return result
 
     def attempts(self, step: Step, name: str, cleanup: bool) -> StepResult:
@@ -339,9 +339,8 @@ class _FileRun:
             result.name = name
             result.attempts = attempt
             if result.error is not None and result.error.kind is ErrorKind.SPEC:
-                if cleanup:
-                    problem = TemplateError(result.error.message, result.error.source)
-                    return self._template_problem(step, problem, cleanup, name)
+                if cleanup and result.error.undefined:
+                    return self._skipped(step, f"not run: {result.error.message}", name)
                 return result  # a template problem: trying again cannot help
             if self._done(step, result) or attempt == total:
                 break
@@ -394,7 +393,7 @@ def run_step(
         request = render_request(spec, step, scope, options)
     except TemplateError as exc:
         result.outcome = Outcome.ERROR
-        result.error = StepError(ErrorKind.SPEC, exc.message, exc.source or step.source)
+        result.error = _spec_error(exc, step)
         return _finish(result, started)
     secrets |= secrets_in_headers(request.headers)
     try:
@@ -414,12 +413,17 @@ def run_step(
         result.expectations = [_expect(e, response, local) for e in step.expectations]
     except TemplateError as exc:
         result.outcome = Outcome.ERROR
-        result.error = StepError(ErrorKind.SPEC, exc.message, exc.source or step.source)
+        result.error = _spec_error(exc, step)
         return _finish(result, started)
     scope.update(captured)
     if result.failed_expectations or result.failed_captures:
         result.outcome = Outcome.FAILED
     return _finish(result, started)
+
+
+def _spec_error(exc: TemplateError, step: Step) -> StepError:
+    undefined = isinstance(exc, UndefinedVariableError)
+    return StepError(ErrorKind.SPEC, exc.message, exc.source or step.source, undefined)
 
 
 def _finish(result: StepResult, started: float) -> StepResult:
@@ -450,7 +454,7 @@ def render_request(
             except TemplateError as exc:
                 # A default header waiting for a capture (X-Auth-Token: "{{ token }}") is
                 # left out until the variable exists: the login step itself runs without it.
-                if optional and exc.message.startswith("undefined variable"):
+                if optional and isinstance(exc, UndefinedVariableError):
                     continue
                 raise
             previous = lower.pop(str(name).lower(), None)

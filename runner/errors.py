@@ -51,6 +51,10 @@ class TemplateError(ApirunError):
         super().__init__(message)
 
 
+class UndefinedVariableError(TemplateError):
+    """A template used a name that is not defined (yet): a typo, or a capture not made."""
+
+
 class TransportError(ApirunError):
     """The request never got a complete response: refused, timed out, TLS, broken body."""
 

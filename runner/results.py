@@ -47,6 +47,7 @@ class StepError:
     kind: ErrorKind
     message: str
     source: Source
+    undefined: bool = False  # a template named a variable that did not exist
 
 
 @dataclass(slots=True)

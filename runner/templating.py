@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import TemplateError
+from .errors import TemplateError, UndefinedVariableError
 from .source import Source
 
 Scope = Mapping[str, Any]
@@ -249,14 +249,14 @@ def _render_text(value: Text, scope: Scope) -> str:
         raise _template_error(exc, value, scope) from None
 
 
-def _undefined(message: str, value: Expr | Text, scope: Scope) -> TemplateError:
+def _undefined(message: str, value: Expr | Text, scope: Scope) -> UndefinedVariableError:
     text = f"undefined variable: {message}"
     name = _UNDEFINED_NAME.search(message)
     if name:
         close = difflib.get_close_matches(name.group(1), [k for k in scope if k != "env"], n=1)
         if close:
             text += f" (did you mean '{close[0]}'?)"
-    return TemplateError(f"{text} in {value.text!r}", value.source)
+    return UndefinedVariableError(f"{text} in {value.text!r}", value.source)
 
 
 def _template_error(exc: Exception, value: Expr | Text, scope: Scope) -> TemplateError:
