@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode
 
 from . import templating
@@ -41,6 +41,9 @@ from .source import Source
 from .transport import Transport
 from .urls import join_url
 
+if TYPE_CHECKING:
+    from .selection import Selection
+
 
 @dataclass(frozen=True, slots=True)
 class RunOptions:
@@ -49,6 +52,7 @@ class RunOptions:
     # Keep the bodies of passed steps in the results (memory grows with the run); the
     # listener sees every body either way, as the step finishes.
     keep_passed_bodies: bool = True
+    selection: Selection | None = None  # --tag / --step: the steps left out are skipped
 
 
 class Listener(Protocol):
@@ -113,8 +117,13 @@ def _run_steps(
     listener: Listener | None,
 ) -> None:
     stopped_by: str | None = None
+    left_out = options.selection.skipped(spec) if options.selection else {}
     for step in spec.steps:
-        if stopped_by is not None:
+        if step.name in left_out:
+            step_result = StepResult(
+                step.name, step.source, Outcome.SKIPPED, skip_reason=left_out[step.name]
+            )
+        elif stopped_by is not None:
             step_result = StepResult(
                 step.name,
                 step.source,

@@ -71,6 +71,7 @@ class Step:
     source: Source
     expectations: tuple[Expectation, ...] = ()
     captures: tuple[Capture, ...] = ()
+    tags: tuple[str, ...] = ()  # for --tag selection (see selection.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,7 @@ class Spec:
     base_url: Any = None
     variables: tuple[Variable, ...] = ()
     defaults: Defaults = field(default_factory=Defaults)
+    tags: tuple[str, ...] = ()  # for --tag selection (see selection.py)
     lines: tuple[str, ...] = ()  # the file's text, so reports can quote the failing line
 
     def line(self, number: int) -> str:
