@@ -46,19 +46,22 @@ def run_files(
         listener = listener_for(index, specs[index]) if listener_for else None
         return run_spec(specs[index], options, listener)
 
-    def finished(index: int, result: FileResult) -> bool:
-        """Record a result; whether the run goes on."""
+    def stops(result: FileResult) -> bool:
+        return fail_fast and not result.passed
+
+    def finished(index: int, result: FileResult) -> None:
         results[index] = result
         if on_finished:
             on_finished(index, result)
-        return not (fail_fast and not result.passed)
 
     if jobs <= 1 or len(specs) <= 1:
         for index in range(len(specs)):
-            if not finished(index, run(index)):
+            result = run(index)
+            finished(index, result)
+            if stops(result):
                 break
     else:
-        _run_concurrently(len(specs), min(jobs, len(specs)), run, finished)
+        _run_concurrently(len(specs), min(jobs, len(specs)), run, stops, finished)
     return RunResult(
         files=[result for result in results if result is not None],
         duration_ms=(time.perf_counter() - started) * 1000.0,
@@ -70,9 +73,14 @@ def _run_concurrently(
     count: int,
     jobs: int,
     run: Callable[[int], FileResult],
-    finished: Callable[[int, FileResult], bool],
+    stops: Callable[[FileResult], bool],
+    finished: Callable[[int, FileResult], None],
 ) -> None:
-    """Workers take files in order; results are handed to ``finished`` in this thread."""
+    """Workers take files in order; results are handed to ``finished`` in this thread.
+
+    A worker decides to stop the run itself, before it could take another file: had it
+    left that to this thread, it might start one more file after a failure.
+    """
     todo: queue.SimpleQueue[int] = queue.SimpleQueue()
     for index in range(count):
         todo.put(index)
@@ -86,10 +94,14 @@ def _run_concurrently(
             except queue.Empty:
                 return
             try:
-                done.put((index, run(index)))
+                result = run(index)
             except BaseException as exc:  # a bug in a worker must not hang the run
+                stop.set()
                 done.put((index, exc))
                 return
+            if stops(result):
+                stop.set()
+            done.put((index, result))
 
     workers = [
         threading.Thread(target=work, name=f"apirun-job-{n + 1}", daemon=True) for n in range(jobs)
@@ -106,7 +118,5 @@ def _run_concurrently(
             continue
         received += 1
         if isinstance(outcome, BaseException):
-            stop.set()
             raise outcome
-        if not finished(index, outcome):
-            stop.set()
+        finished(index, outcome)

@@ -290,13 +290,11 @@ def format_summary(run: RunResult, style: Style) -> str:
     skipped = run.count(Outcome.SKIPPED)
     files = len(run.files)
     text = f"{passed} passed, {failed} failed, {skipped} skipped"
-    detail = f"({files} file{'s' if files != 1 else ''}, {run.duration_ms / 1000:.2f} s)"
+    detail = f"{files} file{'s' if files != 1 else ''}, {run.duration_ms / 1000:.2f} s"
     if run.not_run:
         count = len(run.not_run)
-        detail += (
-            f"; stopped after a failure (--fail-fast): {count} file{'s' if count != 1 else ''}"
-            " not run"
-        )
+        detail += f"; --fail-fast: {count} file{'s' if count != 1 else ''} not run after a failure"
+    detail = f"({detail})"
     color = "1;32" if run.exit_code == 0 else "1;31"
     return style.paint(text, color) + " " + style.dim(detail)
 
