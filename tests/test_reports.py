@@ -16,9 +16,10 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
-from support import line_of, run_cli, write_spec
+from support import line_of, run_cli, run_process, write_spec
 
 from runner.atomicfile import write_atomic
 
@@ -301,14 +302,15 @@ def test_an_interrupted_write_leaves_the_old_report_whole(tmp_path):
     assert os.listdir(tmp_path) == ["report.xml"]
 
 
-def test_ctrl_c_during_a_run_keeps_the_previous_report(srv, tmp_path):
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_during_a_run_keeps_the_previous_report(srv, tmp_path, jobs):
     spec = write_spec(
         tmp_path, f"steps:\n  - name: slow\n    request: {{url: '{srv.url}/slow?seconds=5'}}\n"
     )
     report = tmp_path / "report.xml"
     report.write_bytes(b"<previous/>")
     child = subprocess.Popen(
-        [sys.executable, "-m", "runner", "--junit", str(report), str(spec)],
+        [sys.executable, "-m", "runner", "--jobs", jobs, "--junit", str(report), str(spec)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -326,3 +328,36 @@ def test_ctrl_c_during_a_run_keeps_the_previous_report(srv, tmp_path):
     assert "interrupted" in err
     assert report.read_bytes() == b"<previous/>"
     assert sorted(os.listdir(tmp_path)) == ["report.xml", "spec.yaml"]
+
+
+# -- the example specs, as CI runs them -----------------------------------------------------------
+
+SPECS = Path(__file__).resolve().parent.parent / "specs"
+
+
+def test_the_examples_run_green_into_a_junit_report(srv, tmp_path):
+    report = tmp_path / "out.xml"
+    done = run_process(str(SPECS), "--junit", str(report), env={"OS_AUTH_URL": f"{srv.url}/v3"})
+    assert done.code == 0, done.text
+    root = junit(report)
+    assert len(root.findall("testsuite")) == len(list(SPECS.glob("*.yaml")))
+    assert int(root.get("tests")) == len(list(root.iter("testcase"))) > 0
+    assert (root.get("failures"), root.get("errors")) == ("0", "0")
+    assert not [case for case in root.iter("testcase") if case.find("*") is not None]
+
+
+def test_a_failing_example_is_a_failed_testcase_with_its_message(srv, tmp_path):
+    report = tmp_path / "out.xml"
+    done = run_process(
+        str(SPECS / "users.yaml"),
+        "--var",
+        "password=wrong",
+        "--junit",
+        str(report),
+        env={"OS_AUTH_URL": f"{srv.url}/v3"},
+    )
+    assert done.code == 1
+    found = cases(junit(report))
+    failure = found["get token"].find("failure")
+    assert failure.get("message").startswith("status: expected 201, got 401")
+    assert found["list users"].find("skipped").text == "step 'get token' failed"
