@@ -361,3 +361,18 @@ def test_a_failing_example_is_a_failed_testcase_with_its_message(srv, tmp_path):
     failure = found["get token"].find("failure")
     assert failure.get("message").startswith("status: expected 201, got 401")
     assert found["list users"].find("skipped").text == "step 'get token' failed"
+
+
+def test_a_step_failing_only_on_a_capture_is_a_capture_failure(srv, capsys, tmp_path):
+    spec = write_spec(
+        tmp_path,
+        f"steps:\n  - name: c\n    request: {{url: '{srv.url}/json'}}\n"
+        "    capture: {x: $.nope}\n",
+    )
+    out = tmp_path / "r.xml"
+    assert run_cli(capsys, "--junit", str(out), str(spec)).code == 1
+    failure = cases(junit(out))["c"].find("failure")
+    assert (failure.get("type"), failure.get("message")) == (
+        "capture",
+        "capture x: JSONPath $.nope matched nothing",
+    )

@@ -16,7 +16,6 @@ from .. import __version__
 from ..masking import MASK, MIN_MASKED_LENGTH, mask
 from ..operators import MISSING
 from ..results import ExpectationResult, FileResult, Outcome, RunResult, StepError, StepResult
-from ..source import Source
 from .console import describe_failure
 
 FORMAT = 1
@@ -74,7 +73,7 @@ def _step(step: StepResult) -> dict[str, Any]:
         "skip_reason": step.skip_reason,
         "error": _error(step.error),
         "captures": [
-            {"name": c.name, "captured": c.error is None, "error": c.error, "line": _line(c.source)}
+            {"name": c.name, "captured": c.error is None, "error": c.error, "line": c.source.line}
             for c in step.captures
         ],
         "expectations": [_expectation(e) for e in step.expectations],
@@ -92,18 +91,14 @@ def _expectation(result: ExpectationResult) -> dict[str, Any]:
         "passed": result.passed,
         "reason": result.reason,
         "message": None if result.passed else describe_failure(result),
-        "line": _line(result.source),
+        "line": result.source.line,
     }
 
 
 def _error(error: StepError | None) -> dict[str, Any] | None:
     if error is None:
         return None
-    return {"kind": error.kind.value, "message": error.message, "line": _line(error.source)}
-
-
-def _line(source: Source) -> int:
-    return source.line
+    return {"kind": error.kind.value, "message": error.message, "line": error.source.line}
 
 
 def _masked(value: Any, secrets: tuple[str, ...]) -> Any:

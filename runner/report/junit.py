@@ -81,7 +81,7 @@ def _case(file: FileResult, step: StepResult, classname: str, secrets: set[str])
         if step.error is not None:  # transport or spec problem: the step could not run
             tag, kind = "error", step.error.kind.value
         else:
-            tag, kind = "failure", "expectation"
+            tag, kind = "failure", "expectation" if step.failed_expectations else "capture"
         message = "; ".join(failure_messages(step))
         detail = textwrap.dedent(
             format_step(file.spec, step, Style(False), secrets, show_secrets=False)
