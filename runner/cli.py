@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,12 +24,14 @@ examples:
   apirun specs/                               run every *.yaml / *.yml in a folder, sorted
   apirun --var password=s3cret specs/users.yaml
   apirun --vars-file staging.yaml -v specs/   variables from a file, full request/response
+  apirun specs/ --junit report.xml            also write a JUnit report for CI
+  apirun specs/ --jobs 4 --fail-fast          4 files at a time; start no new file after a failure
+  apirun specs/ --tag smoke                   only steps tagged smoke (and the steps they need)
+  apirun specs/users.yaml --step 'list users' one step, after the steps it takes captures from
   apirun check specs/                         validate only: nothing is sent
 
 exit codes: 0 all steps passed, 1 a step failed, 2 a spec or usage error (nothing sent)
 """
-
-_NAME = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 class UsageError(Exception):
@@ -90,7 +91,45 @@ def _parser(command: str) -> argparse.ArgumentParser:
         parser.add_argument(
             "--show-secrets",
             action="store_true",
-            help="print tokens and passwords in clear (they are masked as *** by default)",
+            help="print tokens and passwords in clear (they are masked as *** by default; "
+            "never in --junit and --report-json reports)",
+        )
+        parser.add_argument(
+            "--junit", metavar="FILE", help="write a JUnit XML report (a test suite per file)"
+        )
+        parser.add_argument(
+            "--report-json", metavar="FILE", help="write every step's results as JSON"
+        )
+        parser.add_argument(
+            "-j",
+            "--jobs",
+            type=_positive_int,
+            default=1,
+            metavar="N",
+            help="run N spec files at a time (default 1); each file's output is printed "
+            "as one block when it is done, in the order the files were given",
+        )
+        parser.add_argument(
+            "-x",
+            "--fail-fast",
+            action="store_true",
+            help="start no more files after one has failed",
+        )
+        parser.add_argument(
+            "--tag",
+            action="append",
+            default=[],
+            metavar="TAG",
+            help="run only the steps having TAG, or in a file having it, and the steps they "
+            "need for captures (repeatable; TAG,TAG for any of several)",
+        )
+        parser.add_argument(
+            "--step",
+            action="append",
+            default=[],
+            metavar="NAME",
+            help="run only the step NAME, after the earlier steps it needs for captures "
+            "(repeatable)",
         )
     parser.add_argument(
         "--color",
@@ -108,6 +147,16 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
     return value
 
 
@@ -143,36 +192,6 @@ def spec_files(paths: Sequence[str]) -> list[Path]:
         else:
             raise UsageError(f"no such file or folder: {name}")
     return files
-
-
-def cli_variables(var_args: Sequence[str], vars_file: str | None) -> dict[str, Any]:
-    variables: dict[str, Any] = {}
-    if vars_file:
-        variables.update(_read_vars_file(vars_file))
-    for item in var_args:
-        name, sep, value = item.partition("=")
-        if not sep or not _NAME.match(name):
-            raise UsageError(f"--var takes NAME=VALUE with NAME a plain name, got {item!r}")
-        variables[name] = value
-    return variables
-
-
-def _read_vars_file(name: str) -> dict[str, Any]:
-    from .yamlsource import YAMLSyntaxError, read_yaml_file
-
-    try:
-        data = read_yaml_file(name)
-    except YAMLSyntaxError as exc:
-        raise UsageError(f"--vars-file {exc.message}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise UsageError(f"{name}:1: --vars-file must hold a mapping of NAME: value")
-    for key in data:
-        if not isinstance(key, str) or not _NAME.match(key):
-            line = data.key_position(key)[0]
-            raise UsageError(f"{name}:{line}: {key!r} is not a valid variable name")
-    return dict(data)
 
 
 def setup_file(option: str | None, paths: Sequence[str]) -> Path | None:
@@ -223,15 +242,6 @@ def _project_setup(project: Path) -> Path | None:
     return path
 
 
-def _openstack(cloud: str | None) -> dict[str, Any]:
-    from .openstack import CloudConfigError, cloud_namespace
-
-    try:
-        return cloud_namespace(cloud)
-    except CloudConfigError as exc:
-        raise UsageError(f"--os-cloud: {exc}") from None
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     command = "run"
@@ -250,6 +260,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.write("apirun: interrupted\n")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (apirun … | head): stop quietly, as other commands do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILED
 
 
 def _load_all(files: Sequence[Path], err: TextIO, color: bool) -> list[Any] | None:
@@ -277,7 +292,7 @@ def _check(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     specs = _load_all(files, err, _use_color(options.color, err))
     if specs is None:
         return EXIT_USAGE
-    steps = sum(len(spec.steps) for spec in specs)
+    steps = sum(len(list(spec.all_steps())) for spec in specs)
     out.write(f"ok: {len(specs)} spec file{'s' if len(specs) != 1 else ''}, {steps} steps\n")
     return EXIT_OK
 
@@ -285,28 +300,117 @@ def _check(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def _run(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     files = spec_files(options.paths)
     setup = setup_file(options.setup, options.paths)
-    variables = cli_variables(options.var, options.vars_file)
-    variables["os"] = _openstack(options.os_cloud)
+    variables = _given_variables(options)
+    reports = _report_paths(options)
+    selection = _selection(options)
     loaded = _load_all([setup, *files] if setup else files, err, _use_color(options.color, err))
     if loaded is None:
         return EXIT_USAGE
     setup_spec, specs = (loaded[0], loaded[1:]) if setup else (None, loaded)
 
-    from .engine import RunOptions, run_specs
+    from .engine import RunOptions
     from .masking import secrets_in_variables
-    from .report.console import ConsoleReporter, Style
+    from .report.console import GroupedConsole, Style
+    from .schedule import run_files
+    from .selection import SelectionError, check
 
-    reporter = ConsoleReporter(
+    try:
+        check(specs, selection)
+    except SelectionError as exc:
+        raise UsageError(str(exc)) from None
+    specs = [spec for spec in specs if selection.selects(spec)]
+    secrets = secrets_in_variables(variables)
+    console = GroupedConsole(
         out,
         Style(_use_color(options.color, out)),
         verbose=options.verbose,
         show_secrets=options.show_secrets,
-        secrets=secrets_in_variables(variables),
+        secrets=secrets,
+        grouped=options.jobs > 1,
     )
-    run_options = RunOptions(variables, options.timeout, keep_passed_bodies=options.verbose)
-    result = run_specs(specs, run_options, reporter, setup=setup_spec)
-    reporter.summary(result)
+    run_options = RunOptions(
+        variables,
+        options.timeout,
+        keep_passed_bodies=options.verbose,
+        selection=selection if selection.active else None,
+    )
+    try:
+        result = run_files(
+            specs,
+            run_options,
+            jobs=options.jobs,
+            fail_fast=options.fail_fast,
+            listener_for=console.listener_for,
+            on_finished=console.file_finished,
+            setup=setup_spec,
+            setup_listener=console.direct_listener(),
+        )
+    except KeyboardInterrupt:
+        console.flush()  # what finished is shown; reports are not written over good ones
+        raise
+    console.summary(result)
+    _write_reports(reports, result, secrets)
     return result.exit_code
+
+
+def _given_variables(options: argparse.Namespace) -> dict[str, Any]:
+    from .variables import VariablesError, given_variables, openstack_variables
+
+    try:
+        variables = given_variables(options.var, options.vars_file)
+        variables["os"] = openstack_variables(options.os_cloud)
+    except VariablesError as exc:
+        raise UsageError(str(exc)) from None
+    return variables
+
+
+def _selection(options: argparse.Namespace) -> Any:
+    from .loader import TAG
+    from .selection import Selection
+
+    tags = {tag.strip() for value in options.tag for tag in value.split(",")}
+    for tag in sorted(tags):
+        if not TAG.match(tag):
+            raise UsageError(f"--tag takes words such as smoke or smoke,slow, got {tag!r}")
+    return Selection(frozenset(tags), frozenset(options.step))
+
+
+def _report_paths(options: argparse.Namespace) -> dict[str, Path]:
+    """Report files checked before anything is sent, not after a long run."""
+    reports: dict[str, Path] = {}
+    for flag, name in (("--junit", options.junit), ("--report-json", options.report_json)):
+        if name is None:
+            continue
+        path = Path(name)
+        folder = path.parent
+        if not name or path.is_dir():
+            raise UsageError(f"{flag} {name!r}: give a file name, such as report.xml")
+        if not folder.is_dir():
+            raise UsageError(f"{flag} {name}: there is no folder {folder}")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise UsageError(f"{flag} {name}: cannot write in the folder {folder}")
+        if any(path.resolve() == other.resolve() for other in reports.values()):
+            raise UsageError(f"--junit and --report-json name the same file: {name}")
+        reports[flag] = path
+    return reports
+
+
+def _write_reports(reports: dict[str, Path], result: Any, secrets: set[str]) -> None:
+    from .atomicfile import write_atomic
+
+    for flag, path in reports.items():
+        if flag == "--junit":
+            from .report.junit import junit_xml
+
+            content = junit_xml(result, secrets)
+        else:
+            from .report.json_report import json_report_bytes
+
+            content = json_report_bytes(result, secrets)
+        try:
+            write_atomic(path, content)
+        except OSError as exc:
+            raise UsageError(f"cannot write {flag} {path}: {exc.strerror or exc}") from None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode
 
 from . import templating
@@ -41,6 +41,9 @@ from .source import Source
 from .transport import Transport
 from .urls import join_url
 
+if TYPE_CHECKING:
+    from .selection import Selection
+
 
 @dataclass(frozen=True, slots=True)
 class RunOptions:
@@ -49,6 +52,7 @@ class RunOptions:
     # Keep the bodies of passed steps in the results (memory grows with the run); the
     # listener sees every body either way, as the step finishes.
     keep_passed_bodies: bool = True
+    selection: Selection | None = None  # --tag / --step: the steps left out are skipped
 
 
 class Listener(Protocol):
@@ -73,7 +77,7 @@ def run_specs(
         result.files.append(done)
         if not done.passed:
             for spec in specs:
-                result.files.append(_not_run(spec, setup, listener))
+                result.files.append(not_run(spec, f"the setup {setup.path} failed", listener))
             result.duration_ms = (time.perf_counter() - started) * 1000.0
             return result
         options = replace(options, variables={**options.variables, **done.captured})
@@ -83,7 +87,8 @@ def run_specs(
     return result
 
 
-def _not_run(spec: Spec, setup: Spec, listener: Listener | None) -> FileResult:
+def not_run(spec: Spec, reason: str, listener: Listener | None) -> FileResult:
+    """A file that does not run (its setup failed): every step reported skipped."""
     result = FileResult(spec)
     if listener:
         listener.file_started(spec)
@@ -92,7 +97,7 @@ def _not_run(spec: Spec, setup: Spec, listener: Listener | None) -> FileResult:
             step.prefix + step.name,
             step.source,
             Outcome.SKIPPED,
-            skip_reason=f"the setup {setup.path} failed",
+            skip_reason=reason,
         )
         result.steps.append(skipped)
         if listener:
@@ -205,6 +210,8 @@ class _FileRun:
         self.scope = scope
         self.stopped_by: str | None = None
         self.last_passed: Response | None = None
+        # --tag / --step: the steps left out, by reported name, with the reason.
+        self.left_out = options.selection.skipped(spec) if options.selection else {}
 
     def items(self, items: tuple[Item, ...], cleanup: bool = False) -> None:
         """Run steps in order. In cleanup (``finally``) every step runs, whatever failed."""
@@ -214,6 +221,9 @@ class _FileRun:
                     self._enter(item, cleanup)
                 else:
                     self.items(item.steps, cleanup)  # reported as skipped, step by step
+            elif item.prefix + item.name in self.left_out:
+                reason = self.left_out[item.prefix + item.name]
+                self.record(item, self._skipped(item, reason), cleanup)
             elif self.stopped_by is not None and not cleanup:
                 self.record(item, self._skipped(item, f"step '{self.stopped_by}' failed"))
             else:

@@ -37,11 +37,12 @@ from .source import Source
 from .urls import is_absolute
 from .yamlsource import LocDict, LocList, YAMLSyntaxError, parse_yaml
 
-FILE_KEYS = ("name", "base_url", "vars", "defaults", "steps", "finally")
+FILE_KEYS = ("name", "base_url", "vars", "defaults", "tags", "steps", "finally")
 INCLUDED_FILE_KEYS = ("name", "base_url", "vars", "steps")
 DEFAULTS_KEYS = ("headers", "timeout", "verify")
 STEP_KEYS = (
     "name",
+    "tags",
     "request",
     "expect",
     "capture",
@@ -73,6 +74,8 @@ RESERVED_NAMES = frozenset({"env", "os", "response", "item", "index"})
 _IDENTIFIER = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
 _JINJA_WORDS = frozenset({"true", "false", "none", "True", "False", "None", "and", "or", "not"})
 _METHOD = re.compile(r"\A[A-Za-z]+\Z")
+# Tags are words for the command line (--tag smoke,slow): no spaces, no commas.
+TAG = re.compile(r"\A[A-Za-z0-9_.:/-]+\Z")
 
 
 def load_file(path: str | Path) -> Spec:
@@ -282,6 +285,7 @@ class _Builder:
                 "'steps' is empty: a spec needs at least one step",
                 self.source(document, "steps", value=True),
             )
+        tags = self.tags(document)
         seen: dict[str, int] = {}
         steps = self.steps(document.get("steps"), self.source(document, "steps", value=True), seen)
         finally_steps: tuple[Item, ...] = ()
@@ -297,6 +301,7 @@ class _Builder:
             base_url=base_url,
             variables=variables,
             defaults=defaults,
+            tags=tags,
             lines=tuple(text.splitlines()),
             finally_steps=finally_steps,
             sources=self.sources,
@@ -370,6 +375,34 @@ class _Builder:
                     self.source(data, "verify", value=True),
                 )
         return Defaults(headers=headers, timeout=timeout, verify=verify)
+
+    def tags(self, parent: LocDict) -> tuple[str, ...]:
+        """``tags: [smoke, keystone]`` (or one tag as a plain string), on a file or a step."""
+        if "tags" not in parent:
+            return ()
+        data = parent["tags"]
+        where = self.source(parent, "tags", value=True)
+        if isinstance(data, str):
+            data = [data]
+        elif not isinstance(data, list):
+            self.error(
+                f"'tags' must be a list of words such as [smoke], found {_type_name(data)}", where
+            )
+            return ()
+        tags: list[str] = []
+        for index, tag in enumerate(data):
+            at = (
+                self.source(parent["tags"], index) if isinstance(parent["tags"], LocList) else where
+            )
+            if not isinstance(tag, str) or not TAG.match(tag):
+                self.error(
+                    f"tag {tag!r} is not a word: letters, digits and _ . : / - only "
+                    "(write several tags as a list: [smoke, slow])",
+                    at,
+                )
+            elif tag not in tags:
+                tags.append(tag)
+        return tuple(tags)
 
     def timeout(self, data: LocDict, what: str) -> float | None:
         if "timeout" not in data:
@@ -500,6 +533,7 @@ class _Builder:
             # Without expect.status a step expects 2xx: it must not pass silently on a 500.
             expectations.insert(0, Expectation(Query("status"), "status", "2xx", at))
         captures = self.captures(data)
+        tags = self.tags(data)
         when = self.condition(data, "when")
         loop = self.loop(data)
         retry = self.retry(data)
@@ -524,6 +558,7 @@ class _Builder:
             retry=retry,
             delay=delay,
             continue_on_failure=continue_on_failure,
+            tags=tags,
         )
 
     def condition(self, data: LocDict, key: str) -> Any:

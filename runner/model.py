@@ -91,6 +91,7 @@ class Step:
     continue_on_failure: bool = False
     base_url: Any = None  # set on steps of an included file that has its own base_url
     prefix: str = ""  # "include-step › " for steps that came from an included file
+    tags: tuple[str, ...] = ()  # for --tag selection (see selection.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +131,7 @@ class Spec:
     base_url: Any = None
     variables: tuple[Variable, ...] = ()
     defaults: Defaults = field(default_factory=Defaults)
+    tags: tuple[str, ...] = ()  # for --tag selection (see selection.py)
     lines: tuple[str, ...] = ()  # the file's text, so reports can quote the failing line
     finally_steps: tuple[Item, ...] = ()  # run after the steps, whatever happened
     # The text of every file involved (included ones too), by path.
@@ -140,6 +142,10 @@ class Spec:
 
     def lines_of(self, file: str) -> tuple[str, ...]:
         return self.lines if file == self.path else tuple(self.sources.get(file, ()))
+
+    def main_steps(self) -> Iterator[Step]:
+        """The steps, included ones in place (not the finally steps)."""
+        return _flatten(self.steps)
 
     def all_steps(self) -> Iterator[Step]:
         """Every step, included ones in place, then the finally steps."""

@@ -100,6 +100,7 @@ class FileResult:
 class RunResult:
     files: list[FileResult] = field(default_factory=list)
     duration_ms: float = 0.0
+    not_run: list[Spec] = field(default_factory=list)  # left out by --fail-fast after a failure
 
     def count(self, outcome: Outcome) -> int:
         return sum(f.count(outcome) for f in self.files)

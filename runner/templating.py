@@ -331,3 +331,34 @@ def _jinja_template(text: str) -> Any:
         compiled = jinja_environment().from_string(text)
         _compiled_templates[text] = compiled
     return compiled
+
+
+# -- static analysis ---------------------------------------------------------------------------
+
+
+def referenced_names(value: Any) -> set[str]:
+    """The variables a prepared value reads, found without rendering it (for --step and --tag).
+
+    Plain references are read from what the loader kept; anything else is parsed by Jinja and
+    asked for its undeclared variables, so names bound inside the template (``{% set %}``,
+    loop variables) are not counted.
+    """
+    if isinstance(value, Expr):
+        if value.reference is not None:
+            return {value.reference[0]}
+        return _undeclared("{{ " + value.code + " }}")
+    if isinstance(value, Text):
+        if value.parts is not None:
+            return {part[0] for part in value.parts if isinstance(part, tuple)}
+        return _undeclared(value.text)
+    if isinstance(value, DynDict):
+        return set().union(*(referenced_names(item) for _, item in value.items))
+    if isinstance(value, DynList):
+        return set().union(*(referenced_names(item) for item in value.items))
+    return set()
+
+
+def _undeclared(source: str) -> set[str]:
+    from jinja2 import meta
+
+    return set(meta.find_undeclared_variables(jinja_environment().parse(source)))

@@ -406,6 +406,7 @@ class FakeKeystone:
       ``tokens``    list of currently valid token ids
       ``username``/``password``/``domain`` the valid credentials
       ``reset()``   forget recorded requests, tokens and user changes
+      ``max_in_flight``  the most requests it was answering at once (since reset)
     """
 
     UNAUTHORIZED_MESSAGE = "The request you have made requires authentication."
@@ -418,6 +419,8 @@ class FakeKeystone:
         self.admin_id = ADMIN_ID
         self.project_id = ADMIN_PROJECT_ID
         self._lock = threading.RLock()
+        self.in_flight = 0  # requests being answered right now (the server is threaded)
+        self.max_in_flight = 0
         self.requests: list[Recorded] = []
         self._tokens: dict[str, dict[str, Any]] = {}
         self._users: dict[str, dict[str, Any]] = {}
@@ -432,6 +435,7 @@ class FakeKeystone:
         """Clear recorded requests, issued tokens and users (re-seeded)."""
         with self._lock:
             self.requests.clear()
+            self.max_in_flight = self.in_flight
             self._tokens.clear()
             self._users.clear()
             self._passwords.clear()
@@ -515,7 +519,14 @@ class FakeKeystone:
                 content_type=environ.get("CONTENT_TYPE", ""),
             )
             self._record(req)
-            resp = self._dispatch(req)
+            with self._lock:
+                self.in_flight += 1
+                self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            try:
+                resp = self._dispatch(req)
+            finally:
+                with self._lock:
+                    self.in_flight -= 1
         except _BadRequest as exc:
             resp = _error(exc.status, exc.message)
         except Exception as exc:  # noqa: BLE001 - report, don't crash the server

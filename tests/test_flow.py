@@ -407,3 +407,35 @@ def test_the_flow_examples_pass_and_leave_nothing_behind(srv, capsys, monkeypatc
     assert login_posts(srv) == 1  # the setup of specs/flow/apirun.yaml, once
     assert srv.app.servers == {}
     assert not [u for u in srv.app._users.values() if u["name"].startswith("apirun-")]
+
+
+def test_setup_runs_once_with_jobs_and_whole_under_step_selection(srv, capsys, tmp_path):
+    setup = write_spec(tmp_path, f"base_url: {srv.url}\n" + LOGIN.format(), name="login.yml")
+    specs = two_files_using_the_token(tmp_path, srv)
+    args = ["--setup", str(setup), "--jobs", "2", "--step", "list"]
+    result = run_cli(capsys, *args, *map(str, specs))
+    assert result.code == 0, result.text
+    assert login_posts(srv) == 1  # the setup ran, once, though --step names another step
+    (token,) = srv.app.tokens
+    assert [r.headers["X-Auth-Token"] for r in srv.app.requests[1:]] == [token, token]
+
+
+def test_step_selection_pulls_in_an_included_step_it_needs(srv, capsys, tmp_path):
+    write_spec(tmp_path, LOGIN.format(), name="login.yaml")
+    spec = write_spec(
+        tmp_path,
+        f"""
+        base_url: {srv.url}
+        steps:
+          - name: log in
+            include: login.yaml
+          - name: unrelated
+            request: {{url: /echo/unrelated}}
+          - name: users
+            request: {{url: /v3/users, headers: {{X-Auth-Token: "{{{{ token }}}}"}}}}
+        """,
+    )
+    result = run_cli(capsys, "--step", "users", str(spec))
+    assert result.code == 0, result.text
+    assert [r.path for r in srv.app.requests] == ["/v3/auth/tokens", "/v3/users"]
+    assert "(skipped: not selected by --step 'users')" in result.out

@@ -6,7 +6,9 @@ Secrets are masked in every line unless the user asked to see them.
 
 from __future__ import annotations
 
+import io
 import json
+import threading
 from collections.abc import Iterable
 from pathlib import PurePath
 from typing import Any, TextIO
@@ -118,6 +120,19 @@ def describe_failure(result: ExpectationResult) -> str:
     if result.operator == "type":
         expected_text = str(result.expected)
     return f"{subject}: " + _PHRASES[result.operator].format(e=expected_text, a=actual_text)
+
+
+def failure_messages(step: StepResult) -> list[str]:
+    """One line per thing that went wrong in a step, as the console lists them."""
+    messages = [step.error.message] if step.error is not None else []
+    messages += [describe_failure(e) for e in step.failed_expectations]
+    if any(e.operator == "status" for e in step.failed_expectations) and step.failed_captures:
+        # The wrong status explains the missing values; one line instead of one per capture.
+        names = ", ".join(c.name for c in step.failed_captures)
+        messages.append(f"not captured (the status was not as expected): {names}")
+    else:
+        messages += [f"capture {c.name}: {c.error}" for c in step.failed_captures]
+    return messages
 
 
 def _status_text(expected: Any) -> str:
@@ -287,7 +302,11 @@ def format_summary(run: RunResult, style: Style) -> str:
     skipped = run.count(Outcome.SKIPPED)
     files = len(run.files)
     text = f"{passed} passed, {failed} failed, {skipped} skipped"
-    detail = f"({files} file{'s' if files != 1 else ''}, {run.duration_ms / 1000:.2f} s)"
+    detail = f"{files} file{'s' if files != 1 else ''}, {run.duration_ms / 1000:.2f} s"
+    if run.not_run:
+        count = len(run.not_run)
+        detail += f"; --fail-fast: {count} file{'s' if count != 1 else ''} not run after a failure"
+    detail = f"({detail})"
     color = "1;32" if run.exit_code == 0 else "1;31"
     return style.paint(text, color) + " " + style.dim(detail)
 
@@ -339,3 +358,70 @@ class ConsoleReporter:
 
     def summary(self, run: RunResult) -> None:
         self._write("\n" + format_summary(run, self.style))
+
+
+class GroupedConsole:
+    """Console output for a whole run, serial or with several files at once (--jobs).
+
+    Serial runs print each step as it finishes. With ``grouped``, a file's lines are held
+    until the file is done and then printed as one block, in the order the files were given
+    (so the output reads as a serial run's would: nothing interleaved, same order; a slow
+    file holds back the blocks of the files after it, not their runs).
+    """
+
+    def __init__(
+        self,
+        stream: TextIO,
+        style: Style,
+        verbose: bool = False,
+        show_secrets: bool = False,
+        secrets: Iterable[str] = (),
+        grouped: bool = False,
+    ):
+        self.stream = stream
+        self.style = style
+        self.verbose = verbose
+        self.show_secrets = show_secrets
+        self.secrets = set(secrets)
+        self.grouped = grouped
+        self._lock = threading.Lock()
+        self._buffers: dict[int, io.StringIO] = {}
+        self._ready: dict[int, str] = {}
+        self._next = 0
+
+    def _reporter(self, stream: TextIO) -> ConsoleReporter:
+        return ConsoleReporter(stream, self.style, self.verbose, self.show_secrets, self.secrets)
+
+    def direct_listener(self) -> ConsoleReporter:
+        """A listener printing as steps finish (the setup, which runs alone, first)."""
+        return self._reporter(self.stream)
+
+    def listener_for(self, index: int, spec: Spec) -> ConsoleReporter:
+        """The engine's listener for file number ``index`` (called in the thread running it)."""
+        if not self.grouped:
+            return self._reporter(self.stream)
+        buffer = io.StringIO()
+        with self._lock:
+            self._buffers[index] = buffer
+        return self._reporter(buffer)
+
+    def file_finished(self, index: int, file: FileResult) -> None:
+        if not self.grouped:
+            return
+        with self._lock:
+            self._ready[index] = self._buffers.pop(index).getvalue()
+            while self._next in self._ready:
+                self.stream.write(self._ready.pop(self._next))
+                self._next += 1
+        self.stream.flush()
+
+    def flush(self) -> None:
+        """Print every block held back (on Ctrl-C, or after files that never ran)."""
+        with self._lock:
+            for index in sorted(self._ready):
+                self.stream.write(self._ready.pop(index))
+        self.stream.flush()
+
+    def summary(self, run: RunResult) -> None:
+        self.flush()
+        self._reporter(self.stream).summary(run)

@@ -1,0 +1,45 @@
+"""Writing a report whole or not at all.
+
+The text goes to a temporary file beside the target, which then replaces the target in one
+step (os.replace), so a crash, a full disk or Ctrl-C never leaves a half-written report over
+a good one, and a CI system never reads one that is half there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+
+def write_atomic(path: str | Path, chunks: bytes | Iterable[bytes]) -> None:
+    """Replace ``path`` with ``chunks``; on any failure the old file stays as it was."""
+    path = Path(path)
+    descriptor, temporary = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=".part", dir=path.parent
+    )
+    try:
+        with os.fdopen(descriptor, "wb") as stream:
+            for chunk in [chunks] if isinstance(chunks, bytes) else chunks:
+                stream.write(chunk)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, _mode(path))
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def _mode(path: Path) -> int:
+    """The replaced file's permissions, or what a plain open() would have given a new one."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask

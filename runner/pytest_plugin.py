@@ -1,0 +1,274 @@
+"""pytest plugin: spec files collected as pytest tests, one item per file, on the same engine.
+
+Registered through the ``pytest11`` entry point under this module's own name (as
+pytest-xdist does), so ``-p runner.pytest_plugin`` works whether or not the package is
+installed, and ``-p no:runner.pytest_plugin`` turns it off.
+
+pytest collects the ``.yaml``/``.yml`` files matching the ``apirun_files`` ini option
+(default ``test_*.yaml``, ``*.apirun.yaml`` and their ``.yml`` forms) or ``--apirun-glob``,
+and any spec file named on its command line. A matching file that is plainly not a spec
+(YAML without ``steps:``, a data file of another project, say) is left alone with a
+warning, so installing apirun never breaks another project's test run.
+
+A file is one item, as a file is one session with steps that depend on each other: it
+passes when every step passes, and its failure report is the console's report of the
+file. Tags of the file and its steps are keywords, so ``-k smoke`` selects by tag.
+Imported by nothing in runner, and it imports nothing of runner until a spec is collected,
+so it costs other projects' test runs nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+from typing import Any
+
+import pytest
+
+DEFAULT_PATTERNS = ("test_*.yaml", "test_*.yml", "*.apirun.yaml", "*.apirun.yml")
+_SETTINGS = pytest.StashKey["_Settings | str"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("apirun", "apirun spec files")
+    group.addoption(
+        "--apirun-glob",
+        action="append",
+        dest="apirun_globs",
+        metavar="PATTERN",
+        help="collect spec files matching PATTERN, such as 'specs/*.yaml' (repeatable; "
+        "replaces the apirun_files ini option)",
+    )
+    group.addoption(
+        "--apirun-var",
+        action="append",
+        default=[],
+        dest="apirun_vars",
+        metavar="NAME=VALUE",
+        help="set a variable for every spec (repeatable), as apirun --var",
+    )
+    group.addoption(
+        "--apirun-vars-file",
+        dest="apirun_vars_file",
+        metavar="FILE",
+        help="variables from a YAML mapping, as apirun --vars-file",
+    )
+    group.addoption(
+        "--apirun-os-cloud",
+        dest="apirun_os_cloud",
+        metavar="NAME",
+        help="the cloud NAME of clouds.yaml as the 'os' variables, as apirun --os-cloud",
+    )
+    group.addoption(
+        "--apirun-timeout",
+        dest="apirun_timeout",
+        type=float,
+        metavar="SECONDS",
+        help="request timeout for steps without their own, as apirun --timeout",
+    )
+    parser.addini(
+        "apirun_files",
+        type="args",
+        default=list(DEFAULT_PATTERNS),
+        help="patterns of the spec files to collect, matched from the right of the path "
+        "('specs/*.yaml' matches a file in any folder named specs)",
+    )
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if file_path.suffix not in (".yaml", ".yml"):
+        return None
+    named = parent.session.isinitpath(file_path)
+    if not named and not matches(file_path, patterns(parent.config)):
+        return None
+    return SpecFile.from_parent(parent, path=file_path, named=named)
+
+
+def patterns(config: pytest.Config) -> list[str]:
+    given = config.getoption("apirun_globs")
+    return list(given) if given else list(config.getini("apirun_files"))
+
+
+def matches(path: Path, globs: list[str]) -> bool:
+    """Patterns match from the right, and ``*`` never crosses a ``/`` (PurePath.match)."""
+    pure = PurePath(path)
+    return any(pure.match(glob) for glob in globs)
+
+
+class SpecFile(pytest.File):
+    """One spec file; it yields one item, or a collection error with every problem in it."""
+
+    def __init__(self, *, named: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.named = named
+
+    def collect(self) -> Iterator[pytest.Item]:
+        from runner.errors import SpecError
+        from runner.loader import load_file
+        from runner.report.console import Style, format_spec_error
+
+        try:
+            spec = load_file(shown_path(self.path, self.config))
+        except SpecError as exc:
+            if not self.named and not looks_like_spec(self.path):
+                self.warn(
+                    pytest.PytestCollectionWarning(
+                        f"{self.path.name} matches apirun_files but is not an apirun spec "
+                        "(no 'steps:'); not collected"
+                    )
+                )
+                return
+            raise self.CollectError(format_spec_error(exc, Style(False))) from None
+        yield SpecItem.from_parent(self, name=spec.name, spec=spec)
+
+
+def shown_path(path: Path, config: pytest.Config) -> str:
+    """The path as messages show it: relative to where pytest was started, when inside it."""
+    relative = os.path.relpath(path, config.invocation_params.dir)
+    return str(path) if relative.startswith("..") else relative
+
+
+def looks_like_spec(path: Path) -> bool:
+    """Whether a file that failed to load was meant as a spec (so its errors must show)."""
+    from runner.yamlsource import YAMLSyntaxError, read_yaml_file
+
+    try:
+        data = read_yaml_file(path)
+    except YAMLSyntaxError:
+        return True  # a broken spec must fail loudly, not vanish
+    except (OSError, ValueError):
+        return True
+    return isinstance(data, dict) and "steps" in data
+
+
+@dataclass
+class _Settings:
+    """The run options every spec item shares, read once per session from the options."""
+
+    options: Any  # runner.engine.RunOptions
+    secrets: set[str]
+
+
+def _settings(config: pytest.Config) -> _Settings:
+    """Built on first use, not at start-up: pytest runs without spec files never pay for it.
+    A bad option is kept as its message and fails every spec item with it."""
+    found = config.stash.get(_SETTINGS, None)
+    if found is None:
+        from runner.engine import RunOptions
+        from runner.masking import secrets_in_variables
+        from runner.variables import VariablesError, given_variables, openstack_variables
+
+        try:
+            variables = given_variables(
+                config.getoption("apirun_vars"),
+                config.getoption("apirun_vars_file"),
+                "--apirun-var",
+                "--apirun-vars-file",
+            )
+            variables["os"] = openstack_variables(
+                config.getoption("apirun_os_cloud"), "--apirun-os-cloud"
+            )
+        except VariablesError as exc:
+            found = str(exc)
+        else:
+            options = RunOptions(variables, config.getoption("apirun_timeout"))
+            found = _Settings(options, secrets_in_variables(variables))
+        config.stash[_SETTINGS] = found
+    if isinstance(found, str):
+        pytest.fail(f"apirun: {found}", pytrace=False)
+    return found
+
+
+class SpecItem(pytest.Item):
+    """A spec file run as one test: all its steps, in order, over one HTTP session."""
+
+    def __init__(self, *, spec: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.spec = spec
+        tags = set(spec.tags).union(*(step.tags for step in spec.all_steps()))
+        self.extra_keyword_matches.update(tags)
+
+    def runtest(self) -> None:
+        from runner.engine import run_spec
+
+        settings = _settings(self.config)
+        result = run_spec(self.spec, settings.options)
+        if not result.passed:
+            raise SpecFailed(result, settings.secrets | result.secrets)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, SpecFailed):
+            return excinfo.value.report()
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"apirun spec: {self.spec.name}"
+
+
+class SpecFailed(Exception):
+    """A spec file did not pass; carries its results for the failure report."""
+
+    def __init__(self, result: Any, secrets: set[str]):
+        super().__init__(result.spec.path)
+        self.result = result
+        self.secrets = secrets
+
+    def report(self) -> FailureReport:
+        from runner.masking import mask
+        from runner.report.console import (
+            Style,
+            failure_messages,
+            format_file_error,
+            format_file_header,
+            format_step,
+        )
+        from runner.results import Outcome
+
+        file, style = self.result, Style(False)
+        if file.error is not None:
+            headline = f"the file could not start: {file.error.message}"
+            line = file.error.source.line
+        else:
+            failed = next(s for s in file.steps if s.outcome in (Outcome.FAILED, Outcome.ERROR))
+            headline = f"step '{failed.name}' failed: " + "; ".join(failure_messages(failed))
+            line = failed.source.line
+        # The headline first: with pytest-xdist the report travels as text, and pytest's
+        # one-line summaries then show its first line.
+        lines = [headline, format_file_header(file.spec, style)]
+        if file.error is not None:
+            lines.append(format_file_error(file, style))
+        lines += [format_step(file.spec, step, style, self.secrets) for step in file.steps]
+        passed, skipped = file.count(Outcome.PASSED), file.count(Outcome.SKIPPED)
+        failed_count = len(file.steps) - passed - skipped
+        lines.append(f"{passed} passed, {failed_count} failed, {skipped} skipped")
+        text = mask("\n".join(lines), self.secrets)
+        return FailureReport(text, Crash(file.spec.path, line, mask(headline, self.secrets)))
+
+
+@dataclass
+class Crash:
+    """What pytest shows in its one-line summaries (-ra, --tb=line) and in JUnit messages."""
+
+    path: str
+    lineno: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.lineno}: {self.message}"
+
+
+@dataclass
+class FailureReport:
+    """A failure report as pytest expects one: printable, with a one-line ``reprcrash``."""
+
+    text: str
+    reprcrash: Crash
+
+    def toterminal(self, out: Any) -> None:
+        for line in self.text.splitlines():
+            out.line(line)
+
+    def __str__(self) -> str:  # what pytest-xdist sends from its workers
+        return self.text

@@ -1,0 +1,116 @@
+"""The JSON report: every file and step of a run as data, for scripts and dashboards.
+
+A pure function of the results. Each step has its name, outcome, request method and URL,
+response status, duration, the names of its captures (never their values) and each
+expectation with its expected and actual value. Secrets are always masked, also inside
+values. ``format`` is bumped if a key changes meaning; keys may be added.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from .. import __version__
+from ..masking import MASK, MIN_MASKED_LENGTH, mask
+from ..operators import MISSING
+from ..results import ExpectationResult, FileResult, Outcome, RunResult, StepError, StepResult
+from .console import describe_failure
+
+FORMAT = 1
+
+
+def json_report(run: RunResult, secrets: Iterable[str] = ()) -> dict[str, Any]:
+    hidden = set(secrets)
+    files = [_file(file, hidden | file.secrets) for file in run.files]
+    return {
+        "format": FORMAT,
+        "apirun": __version__,
+        "passed": run.exit_code == 0,
+        "exit_code": run.exit_code,
+        "duration_ms": round(run.duration_ms, 3),
+        "summary": {
+            "files": len(run.files),
+            "steps": sum(len(file.steps) for file in run.files),
+            "passed": run.count(Outcome.PASSED),
+            "failed": run.count(Outcome.FAILED),
+            "errors": run.count(Outcome.ERROR),
+            "skipped": run.count(Outcome.SKIPPED),
+            "not_run": len(run.not_run),
+        },
+        "files": files,
+        "not_run": [spec.path for spec in run.not_run],
+    }
+
+
+def json_report_bytes(run: RunResult, secrets: Iterable[str] = ()) -> bytes:
+    text = json.dumps(json_report(run, secrets), indent=2, ensure_ascii=False, default=repr)
+    return (text + "\n").encode("utf-8")
+
+
+def _file(file: FileResult, secrets: set[str]) -> dict[str, Any]:
+    data = {
+        "path": file.spec.path,
+        "name": file.spec.name,
+        "passed": file.passed,
+        "duration_ms": round(file.duration_ms, 3),
+        "error": _error(file.error),
+        "steps": [_step(step) for step in file.steps],
+    }
+    return _masked(data, tuple(sorted(secrets, key=len, reverse=True)))
+
+
+def _step(step: StepResult) -> dict[str, Any]:
+    request = step.request
+    return {
+        "name": step.name,
+        "line": step.source.line,
+        "outcome": step.outcome.value,
+        "duration_ms": round(step.duration_ms, 3),
+        "request": None if request is None else {"method": request.method, "url": request.url},
+        "status": None if step.response is None else step.response.status,
+        "skip_reason": step.skip_reason,
+        "error": _error(step.error),
+        "captures": [
+            {"name": c.name, "captured": c.error is None, "error": c.error, "line": c.source.line}
+            for c in step.captures
+        ],
+        "expectations": [_expectation(e) for e in step.expectations],
+    }
+
+
+def _expectation(result: ExpectationResult) -> dict[str, Any]:
+    found = result.actual is not MISSING
+    return {
+        "subject": result.subject,
+        "operator": result.operator,
+        "expected": result.expected,
+        "actual": result.actual if found else None,
+        "found": found,
+        "passed": result.passed,
+        "reason": result.reason,
+        "message": None if result.passed else describe_failure(result),
+        "line": result.source.line,
+    }
+
+
+def _error(error: StepError | None) -> dict[str, Any] | None:
+    if error is None:
+        return None
+    return {"kind": error.kind.value, "message": error.message, "line": error.source.line}
+
+
+def _masked(value: Any, secrets: tuple[str, ...]) -> Any:
+    """Secrets hidden in every string, key and number of a JSON value."""
+    if isinstance(value, str):
+        return mask(value, secrets)
+    if isinstance(value, dict):
+        return {_masked(key, secrets): _masked(item, secrets) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked(item, secrets) for item in value]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        text = str(value)
+        if len(text) >= MIN_MASKED_LENGTH and text in secrets:
+            return MASK
+    return value

@@ -1,0 +1,67 @@
+"""Variables given from outside a spec: ``--var``, ``--vars-file`` and the ``os`` namespace.
+
+Shared by the command and the pytest plugin, which name the options differently (``--var``,
+``--apirun-var``); messages use the name the user typed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from .errors import ApirunError
+
+_NAME = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+class VariablesError(ApirunError):
+    """A bad --var, --vars-file or --os-cloud: a usage error, reported in one line."""
+
+
+def given_variables(
+    var_args: Sequence[str],
+    vars_file: str | None,
+    var_flag: str = "--var",
+    file_flag: str = "--vars-file",
+) -> dict[str, Any]:
+    """--vars-file, then the --var NAME=VALUE pairs over it."""
+    variables: dict[str, Any] = {}
+    if vars_file:
+        variables.update(read_vars_file(vars_file, file_flag))
+    for item in var_args:
+        name, sep, value = item.partition("=")
+        if not sep or not _NAME.match(name):
+            raise VariablesError(
+                f"{var_flag} takes NAME=VALUE with NAME a plain name, got {item!r}"
+            )
+        variables[name] = value
+    return variables
+
+
+def read_vars_file(name: str, flag: str = "--vars-file") -> dict[str, Any]:
+    from .yamlsource import YAMLSyntaxError, read_yaml_file
+
+    try:
+        data = read_yaml_file(name)
+    except YAMLSyntaxError as exc:
+        raise VariablesError(f"{flag} {exc.message}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise VariablesError(f"{name}:1: {flag} must hold a mapping of NAME: value")
+    for key in data:
+        if not isinstance(key, str) or not _NAME.match(key):
+            line = data.key_position(key)[0]
+            raise VariablesError(f"{name}:{line}: {key!r} is not a valid variable name")
+    return dict(data)
+
+
+def openstack_variables(cloud: str | None, flag: str = "--os-cloud") -> dict[str, Any]:
+    """The ``os`` namespace: the cloud from clouds.yaml (or $OS_CLOUD) and the OS_* variables."""
+    from .openstack import CloudConfigError, cloud_namespace
+
+    try:
+        return cloud_namespace(cloud)
+    except CloudConfigError as exc:
+        raise VariablesError(f"{flag}: {exc}") from None

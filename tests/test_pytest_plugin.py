@@ -1,0 +1,268 @@
+"""The pytest plugin: spec files collected and run as pytest items, on the same engine.
+
+Inner runs use pytester (in-process, fast); the example specs also run through a real
+``pytest specs/ -n 2`` with pytest-xdist, from the repository's own configuration.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+# Imported here, not first inside an in-process pytester run: pytester removes the modules
+# an inner run imported, and importing runner anew for each run mixes two copies of it.
+import runner.engine
+import runner.loader
+import runner.pytest_plugin
+import runner.report.console
+import runner.variables  # noqa: F401
+
+pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).resolve().parent.parent
+# Inner runs need only our plugin; hypothesis's re-imports itself in each one (~1 s).
+PLUGIN = ("-p", "runner.pytest_plugin", "-p", "no:cacheprovider", "-p", "no:hypothesispytest")
+
+
+def spec(srv, steps: str, name: str = "", tags: str = "") -> str:
+    head = f"name: {name}\n" if name else ""
+    return head + tags + f"base_url: {srv.url}\nsteps:\n" + textwrap.dedent(steps)
+
+
+LOGIN = """
+- name: login
+  request:
+    method: POST
+    url: /v3/auth/tokens
+    json:
+      auth:
+        identity:
+          methods: [password]
+          password: {user: {name: admin, password: "{{ password }}", domain: {name: demo}}}
+  expect: {status: 201}
+  capture: {token: {header: X-Subject-Token}}
+- name: users
+  request: {url: /v3/users, headers: {X-Auth-Token: "{{ token }}"}}
+  expect:
+    jsonpath:
+      $.users[*].name: {contains: admin}
+"""
+
+
+def collected(result: pytest.RunResult) -> list[str]:
+    return sorted(line for line in result.outlines if "::" in line and " " not in line.strip())
+
+
+def test_default_patterns_collect_one_item_per_spec_file(pytester, srv):
+    ok = spec(srv, "- {name: ping, request: {url: /json}}\n")
+    pytester.makefile(".yaml", test_one=ok, other=ok)
+    pytester.makefile(".apirun.yaml", two=ok)
+    pytester.makefile(".yml", test_three=ok)
+    result = pytester.runpytest(*PLUGIN, "--collect-only", "-q")
+    assert sorted(result.outlines[:3]) == [
+        "test_one.yaml::test_one",
+        "test_three.yml::test_three",
+        "two.apirun.yaml::two.apirun",
+    ]
+    assert "3 tests collected" in result.stdout.str()
+
+
+def test_the_ini_option_and_the_command_line_choose_the_files(pytester, srv):
+    ok = spec(srv, "- {name: ping, request: {url: /json}}\n")
+    pytester.mkdir("specs")
+    pytester.mkdir("specs/deeper")
+    (pytester.path / "specs" / "users.yaml").write_text(ok)
+    (pytester.path / "specs" / "deeper" / "other.yaml").write_text(ok)
+    pytester.makefile(".yaml", test_top=ok)
+    pytester.makeini("[pytest]\napirun_files = specs/*.yaml\n")
+
+    result = pytester.runpytest(*PLUGIN, "--collect-only", "-q")
+    assert result.outlines[0] == "specs/users.yaml::users"  # '*' does not cross '/'
+    assert "1 test collected" in result.stdout.str()
+
+    result = pytester.runpytest(*PLUGIN, "--collect-only", "-q", "--apirun-glob", "*.yaml")
+    assert "3 tests collected" in result.stdout.str()
+
+    # A file named on the command line is collected whatever its name.
+    result = pytester.runpytest(*PLUGIN, "--collect-only", "-q", "specs/deeper/other.yaml")
+    assert result.outlines[0] == "specs/deeper/other.yaml::other"
+
+
+def test_a_passing_and_a_failing_spec(pytester, srv):
+    pytester.makefile(".yaml", test_good=spec(srv, LOGIN, "Good login"))
+    bad = spec(srv, LOGIN.replace("{{ password }}", "wrong"), "Bad login")
+    pytester.makefile(".yaml", test_bad=bad)
+    result = pytester.runpytest(*PLUGIN, "--apirun-var", "password=000000")
+    result.assert_outcomes(passed=1, failed=1)
+    out = result.stdout.str()
+    assert "FAILED test_bad.yaml::Bad login - step 'login' failed: status: expected 201" in out
+    assert "test_bad.yaml — Bad login" in out
+    line = bad.splitlines().index("  expect: {status: 201}") + 1
+    assert f"--> test_bad.yaml:{line}" in out
+    assert "SKIP   users  (skipped: step 'login' failed)" in out
+    assert "0 passed, 1 failed, 1 skipped" in out
+    assert "Traceback" not in out
+
+
+def test_secrets_are_masked_in_the_failure_report(pytester, srv):
+    leak = spec(
+        srv,
+        LOGIN
+        + """
+- name: leak
+  request: {url: /echo, params: {t: "{{ token }}"}}
+  expect:
+    jsonpath:
+      $.query.t: nope
+""",
+    )
+    pytester.makefile(".yaml", test_leak=leak)
+    result = pytester.runpytest(*PLUGIN, "--apirun-var", "password=000000")
+    result.assert_outcomes(failed=1)
+    (token,) = srv.app.tokens
+    assert token not in result.stdout.str()
+    assert 'jsonpath $.query.t: expected "nope", got "***"' in result.stdout.str()
+
+
+def test_k_selects_by_name_and_by_tag(pytester, srv):
+    ping = "- {name: ping, tags: [smoke], request: {url: /json}}\n"
+    pytester.makefile(".yaml", test_a=spec(srv, ping, "Alpha"))
+    pytester.makefile(".yaml", test_b=spec(srv, "- {name: p, request: {url: /json}}\n", "Beta"))
+    result = pytester.runpytest(*PLUGIN, "-k", "Beta")
+    result.assert_outcomes(passed=1, deselected=1)
+    assert [r.path for r in srv.app.requests] == ["/json"]
+    result = pytester.runpytest(*PLUGIN, "-k", "smoke", "-v")
+    result.assert_outcomes(passed=1, deselected=1)
+    assert "test_a.yaml::Alpha PASSED" in result.stdout.str()
+
+
+def test_junitxml_shows_the_failed_step(pytester, srv):
+    pytester.makefile(".yaml", test_bad=spec(srv, LOGIN, "Bad"))
+    result = pytester.runpytest(*PLUGIN, "--apirun-var", "password=nope", "--junitxml=out.xml")
+    result.assert_outcomes(failed=1)
+    (case,) = ET.parse(pytester.path / "out.xml").getroot().iter("testcase")
+    assert case.get("name") == "Bad"
+    failure = case.find("failure")
+    assert failure.get("message").startswith("step 'login' failed: status: expected 201, got 401")
+    assert "FAIL   login" in failure.text
+
+
+def test_a_broken_spec_is_a_collection_error_with_its_line(pytester):
+    pytester.makefile(".yaml", test_broken="steps:\n  - name: a\n    requests: {url: /x}\n")
+    result = pytester.runpytest(*PLUGIN)
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    out = result.stdout.str()
+    assert "ERROR collecting test_broken.yaml" in out
+    assert "unknown key 'requests' in step 'a' — did you mean 'request'?" in out
+    assert "--> test_broken.yaml:3:5" in out
+
+
+def test_a_yaml_data_file_that_is_not_a_spec_is_left_alone(pytester):
+    pytester.makefile(".yaml", test_settings="database: {host: db}\n")
+    pytester.makepyfile(test_real="def test_ok():\n    pass\n")
+    result = pytester.runpytest(*PLUGIN)
+    result.assert_outcomes(passed=1)
+    assert "test_settings.yaml matches apirun_files but is not an apirun spec" in (
+        result.stdout.str()
+    )
+
+
+def test_bad_variables_fail_each_spec_with_one_message(pytester, srv):
+    pytester.makefile(".yaml", test_a=spec(srv, "- {name: p, request: {url: /json}}\n"))
+    result = pytester.runpytest(*PLUGIN, "--apirun-var", "no equals sign")
+    result.assert_outcomes(failed=1)
+    assert (
+        "apirun: --apirun-var takes NAME=VALUE with NAME a plain name, got 'no equals sign'"
+        in result.stdout.str()
+    )
+    assert srv.app.requests == []
+
+
+def test_vars_file_and_a_spec_error_at_run_time(pytester, srv):
+    pytester.makefile(".yaml", values="greeting: hello\n")
+    steps = """
+- name: echo
+  request: {url: "/echo?g={{ greeting }}"}
+- name: typo
+  request: {url: "/echo?x={{ greting }}"}
+"""
+    pytester.makefile(".yaml", test_vars=spec(srv, steps))
+    result = pytester.runpytest(*PLUGIN, "--apirun-vars-file", "values.yaml")
+    result.assert_outcomes(failed=1)
+    assert srv.app.requests[0].query == {"g": ["hello"]}
+    assert "undefined variable: 'greting' is undefined (did you mean 'greeting'?)" in (
+        result.stdout.str()
+    )
+
+
+def test_a_plugin_run_imports_nothing_of_runner_without_spec_files(pytester):
+    pytester.makepyfile(
+        test_plain="""
+import sys
+
+def test_light():
+    assert "runner.engine" not in sys.modules and "runner.loader" not in sys.modules
+"""
+    )
+    result = pytester.runpytest_subprocess(*PLUGIN)
+    result.assert_outcomes(passed=1)
+
+
+# -- the example specs, the way CI runs them -------------------------------------------------------
+
+
+def pytest_in_repo(srv, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "OS_AUTH_URL": f"{srv.url}/v3", "NO_COLOR": "1"}
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:hypothesispytest",
+            *args,
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_pytest_specs_with_xdist_runs_the_examples_green(srv, tmp_path):
+    report = tmp_path / "junit.xml"
+    done = pytest_in_repo(srv, "specs/", "-n", "2", f"--junitxml={report}")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "4 passed" in done.stdout
+    names = sorted(c.get("name") for c in ET.parse(report).getroot().iter("testcase"))
+    assert names == [
+        "Keystone user lifecycle",
+        "Keystone users",
+        "Keystone version discovery",
+        "Who am I",
+    ]
+    assert len(srv.app.find("POST", "/v3/auth/tokens")) == 3  # the specs really ran
+
+
+def test_a_failing_example_is_a_failed_testcase_with_its_message(srv, tmp_path):
+    report = tmp_path / "junit.xml"
+    done = pytest_in_repo(
+        srv, "specs/users.yaml", "-n", "2", "--apirun-var", "password=wrong", f"--junitxml={report}"
+    )
+    assert done.returncode == 1
+    (case,) = ET.parse(report).getroot().iter("testcase")
+    failure = case.find("failure")
+    assert failure.get("message").startswith(
+        "step 'get token' failed: status: expected 201, got 401"
+    )
+    assert "--> specs/users.yaml:" in failure.text
