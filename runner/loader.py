@@ -412,16 +412,18 @@ class _Builder:
                 f"a request has at most one body, found {' and '.join(bodies)}",
                 self.source(data, bodies[1]),
             )
-        elif bodies:
-            body_kind = bodies[0]
-            at = self.source(data, body_kind, value=True)
-            if body_kind == "json":
-                body = self.prepare(data["json"], at)
-            elif body_kind == "data":
+        for kind in bodies:  # each checked, so that every problem shows at once
+            at = self.source(data, kind, value=True)
+            if kind == "json":
+                prepared = self.prepare(data["json"], at)
+            elif kind == "data":
+                prepared = None
                 if self.expect_type(data["data"], str, "'data' is the raw body text", at):
-                    body = self.prepare(data["data"], at)
+                    prepared = self.prepare(data["data"], at)
             else:
-                body = self.pairs(data, "form")
+                prepared = self.pairs(data, "form")
+            if len(bodies) == 1:
+                body_kind, body = kind, prepared
         timeout = self.timeout(data, "timeout")
         follow = True
         if "follow_redirects" in data:
@@ -552,10 +554,9 @@ class _Builder:
         result = []
         for name, spec in data.items():
             at = self.source(data, name)
-            if not self.variable_name(name, at, "capture"):
-                continue
+            named = self.variable_name(name, at, "capture")
             query = self.capture_query(spec, self.source(data, name, value=True))
-            if query is not None:
+            if named and query is not None:
                 result.append(Capture(name, query, at))
         return result
 

@@ -354,6 +354,24 @@ CASES = [
             name: t
             steps:
               - name: a
+                request:
+                  url: "{base}/echo"
+                  method: POST
+                  json: {a: 1}
+                  data: 42
+            """,
+            ((8, 7), (8, 13)),
+            ("one body", "'data' is the raw body text, found a number"),
+            "a",
+        ),
+        id="two-bodies-and-data-not-text",
+    ),
+    pytest.param(
+        Case(
+            """
+            name: t
+            steps:
+              - name: a
                 request: {url: /echo}
             """,
             ((4, 20),),
@@ -567,6 +585,15 @@ CASES = [
     pytest.param(
         Case(ONE_STEP + "    capture:\n      env: $.a\n", ((6, 7),), ("'env'", "reserved"), "a"),
         id="reserved-capture-name",
+    ),
+    pytest.param(
+        Case(
+            ONE_STEP + "    capture:\n      env: {hedaer: X-A}\n",
+            ((6, 7), (6, 13)),
+            ("'env'", "reserved", "unknown capture kind 'hedaer'", "did you mean 'header'"),
+            "a",
+        ),
+        id="reserved-capture-name-and-unknown-kind",
     ),
     # -- several at once ----------------------------------------------------------------------
     pytest.param(
