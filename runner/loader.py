@@ -19,6 +19,7 @@ from .errors import Diagnostic, SpecError, TemplateError
 from .model import Capture, Defaults, Expectation, Query, Request, Spec, Step, Variable
 from .operators import OPERATORS, QueryError, check_operand, compile_jsonpath, compile_regex
 from .operators.predicates import check_status_operand
+from .schema import check_document
 from .source import Source
 from .urls import is_absolute
 from .yamlsource import LocDict, LocList, YAMLSyntaxError, parse_yaml
@@ -89,6 +90,8 @@ def _load_text(text: str, path: str) -> Spec:
         raise SpecError([diagnostic], tuple(text.splitlines())) from None
     builder = _Builder(path)
     spec = builder.spec(document, text)
+    # The spec schema checks the same document; it speaks only where the loader said nothing.
+    builder.diagnostics += check_document(document, path, builder.diagnostics)
     if builder.diagnostics or spec is None:
         diagnostics = builder.diagnostics or [
             Diagnostic("this file is not a spec (see docs/format.md)", Source(path, 1))

@@ -509,6 +509,16 @@ CASES = [
         Case(ONE_STEP + "    expect: {status: []}\n", ((5, 22),), ("status",), "a"),
         id="status-empty-list",
     ),
+    pytest.param(  # the loader leaves a list with a template to run time; the schema does not
+        Case(
+            'name: t\nvars: {code: 200}\nsteps:\n  - name: a\n    request: {url: "{base}/echo"}\n'
+            '    expect: {status: ["{{ code }}", 999]}\n',
+            ((6, 37),),
+            ('status takes a code (201), a class ("2xx") or a list of them',),
+            "a",
+        ),
+        id="status-list-with-a-template-and-999",
+    ),
     pytest.param(
         Case(
             ONE_STEP + '    expect:\n      jsonpath:\n        "$.a[[": 1\n',
