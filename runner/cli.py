@@ -10,7 +10,7 @@ import argparse
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -26,6 +26,7 @@ examples:
   apirun --var password=s3cret specs/users.yaml
   apirun --vars-file staging.yaml -v specs/   variables from a file, full request/response
   apirun check specs/                         validate only: nothing is sent
+  apirun check --var password=x specs/        ...knowing the variables given on the command line
 
 exit codes: 0 all steps passed, 1 a step failed, 2 a spec or usage error (nothing sent)
 """
@@ -42,7 +43,8 @@ def _parser(command: str) -> argparse.ArgumentParser:
     description = (
         "Run HTTP requests described in YAML spec files and check the responses."
         if command == "run"
-        else "Check spec files (shape, keys, templates, JSONPath, regex) without sending anything."
+        else "Check spec files (shape, keys, templates, variables, JSONPath, regex) without "
+        "sending anything."
     )
     parser = argparse.ArgumentParser(
         prog=prog,
@@ -52,17 +54,17 @@ def _parser(command: str) -> argparse.ArgumentParser:
     )
     parser.add_argument("paths", nargs="+", metavar="FILE_OR_DIR", help="spec files or folders")
     parser.add_argument("--version", action="version", version=f"apirun {__version__}")
+    parser.add_argument(
+        "--var",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a variable (repeatable; beats --vars-file and the file's vars)",
+    )
+    parser.add_argument(
+        "--vars-file", metavar="FILE", help="YAML mapping of variables (beats the file's vars)"
+    )
     if command == "run":
-        parser.add_argument(
-            "--var",
-            action="append",
-            default=[],
-            metavar="NAME=VALUE",
-            help="set a variable (repeatable; beats --vars-file and the file's vars)",
-        )
-        parser.add_argument(
-            "--vars-file", metavar="FILE", help="YAML mapping of variables (beats the file's vars)"
-        )
         parser.add_argument(
             "--os-cloud",
             metavar="NAME",
@@ -189,19 +191,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
-def _load_all(files: Sequence[Path], err: TextIO, color: bool) -> list[Any] | None:
-    """Every file loaded and checked before anything is sent; None if any is wrong."""
+def _load_all(
+    files: Sequence[Path], err: TextIO, color: bool, variables: Iterable[str]
+) -> list[Any] | None:
+    """Every file loaded and checked (its variables too) before anything is sent; None if
+    any is wrong. ``variables``: the names given on the command line."""
+    from .checker import check_spec
     from .errors import SpecError
     from .loader import load_file
     from .report.console import Style, format_spec_error
 
-    specs, failed = [], 0
+    specs, failed, given = [], 0, set(variables)
     for path in files:
         try:
-            specs.append(load_file(path))
+            spec = load_file(path)
         except SpecError as exc:
             failed += len(exc.diagnostics)
             err.write(format_spec_error(exc, Style(color)) + "\n\n")
+            continue
+        problems = check_spec(spec, given)
+        if problems:
+            failed += len(problems)
+            error = SpecError(problems, spec.lines)
+            err.write(format_spec_error(error, Style(color)) + "\n\n")
+        specs.append(spec)
     if failed:
         plural = "s" if failed != 1 else ""
         err.write(f"apirun: {failed} problem{plural} in spec files; nothing was sent\n")
@@ -211,7 +224,8 @@ def _load_all(files: Sequence[Path], err: TextIO, color: bool) -> list[Any] | No
 
 def _check(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     files = spec_files(options.paths)
-    specs = _load_all(files, err, _use_color(options.color, err))
+    variables = cli_variables(options.var, options.vars_file)
+    specs = _load_all(files, err, _use_color(options.color, err), variables)
     if specs is None:
         return EXIT_USAGE
     steps = sum(len(spec.steps) for spec in specs)
@@ -223,7 +237,7 @@ def _run(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     files = spec_files(options.paths)
     variables = cli_variables(options.var, options.vars_file)
     variables["os"] = _openstack(options.os_cloud)
-    specs = _load_all(files, err, _use_color(options.color, err))
+    specs = _load_all(files, err, _use_color(options.color, err), variables)
     if specs is None:
         return EXIT_USAGE
 

@@ -605,6 +605,154 @@ CASES = [
         ),
         id="reserved-capture-name-and-unknown-kind",
     ),
+    # -- variables (the static check; more in tests/test_checker.py) --------------------------
+    pytest.param(
+        Case(
+            "name: t\nvars: {token: abc}\nsteps:\n  - name: a\n"
+            '    request: {url: "{base}/echo?t={{ tokn }}"}\n',
+            ((5, 20),),
+            ("undefined variable 'tokn'", "did you mean 'token'"),
+            "a",
+        ),
+        id="undefined-variable-in-url",
+    ),
+    pytest.param(
+        Case(
+            """
+            name: t
+            vars: {username: admin}
+            steps:
+              - name: a
+                request:
+                  url: "{base}/echo"
+                  method: POST
+                  json:
+                    user: {name: "{{ usernme }}", id: 1}
+            """,
+            ((9, 22),),
+            ("undefined variable 'usernme'", "did you mean 'username'"),
+            "a",
+        ),
+        id="undefined-variable-in-json-body",
+    ),
+    pytest.param(
+        Case(
+            """
+            name: t
+            steps:
+              - name: a
+                request:
+                  url: "{base}/echo"
+                  headers: {X-Auth-Token: "{{ token }}"}
+              - name: b
+                request: {url: "{base}/echo"}
+                capture:
+                  token: $.headers.x
+            """,
+            ((6, 31),),
+            ("undefined variable 'token'", "captured only later, by step 'b' (line 7)"),
+            "a",
+        ),
+        id="capture-used-before-the-step-that-takes-it",
+    ),
+    pytest.param(
+        Case(
+            """
+            name: t
+            steps:
+              - name: a
+                request: {url: "{base}/echo?id={{ id }}"}
+                capture:
+                  id: $.query.x
+            """,
+            ((4, 20),),
+            ("undefined variable 'id'", "this step captures it"),
+            "a",
+        ),
+        id="capture-used-in-its-own-request",
+    ),
+    pytest.param(
+        Case(
+            """
+            name: t
+            vars:
+              url: "{{ base }}/echo"
+              base: "{base}"
+            steps:
+              - name: a
+                request: {url: "{{ url }}"}
+            """,
+            ((3, 8),),
+            ("undefined variable 'base'", "defined below, at line 4"),
+        ),
+        id="variable-uses-one-defined-below",
+    ),
+    pytest.param(
+        Case(
+            ONE_STEP
+            + '    expect:\n      jsonpath:\n        $.user: {contains: "{{ usr | lower }}"}\n',
+            ((7, 18),),
+            ("undefined variable 'usr'", "'{{ usr | lower }}'"),
+            "a",
+        ),
+        id="undefined-variable-in-an-expectation-with-a-filter",
+    ),
+    pytest.param(
+        Case(
+            ONE_STEP
+            + "    capture:\n      id: {jsonpath: \"$.users[?(@.name=='{{ who }}')].id\"}\n",
+            ((6, 22),),
+            ("undefined variable 'who'",),
+            "a",
+        ),
+        id="undefined-variable-in-a-capture",
+    ),
+    pytest.param(
+        Case(
+            """
+            name: t
+            base_url: "{{ env.APIRUN_NOT_SET | default(bse) }}"
+            steps:
+              - name: a
+                request: {url: "{base}/echo"}
+            """,
+            ((2, 11),),
+            ("undefined variable 'bse'",),
+        ),
+        id="undefined-variable-as-a-default-in-base-url",
+    ),
+    pytest.param(
+        Case(
+            """
+            name: t
+            defaults:
+              headers: {X-Auth-Token: "{{ token }}"}
+            steps:
+              - name: login
+                request: {url: "{base}/echo"}
+                capture: {token: $.query.t}
+            """,
+            ((3, 27),),
+            ("undefined variable 'token'", "captured only later, by step 'login'"),
+        ),
+        id="default-header-uses-a-capture",
+    ),
+    pytest.param(
+        Case(
+            """
+            name: t
+            steps:
+              - name: a
+                request:
+                  url: "{base}/echo"
+                  data: "{% for u in userz %}{{ u }},{% endfor %}"
+            """,
+            ((6, 13),),
+            ("undefined variable 'userz'",),
+            "a",
+        ),
+        id="undefined-list-in-a-for-loop",
+    ),
     # -- several at once ----------------------------------------------------------------------
     pytest.param(
         Case(
@@ -705,10 +853,11 @@ def test_check_passes_a_valid_file_and_sends_nothing(srv, tmp_path, capsys):
     assert srv.app.requests == []
 
 
-# -- errors found only at run time --------------------------------------------------------------
+# -- undefined variables: found before anything is sent (tests/test_checker.py has more) ----------
 
 
-def test_undefined_variable_is_named_with_a_suggestion(srv, tmp_path, capsys):
+@pytest.mark.parametrize("command", [("check",), ()], ids=["check", "run"])
+def test_undefined_variable_is_named_with_a_suggestion(srv, tmp_path, capsys, command):
     path = write_spec(
         tmp_path,
         """
@@ -727,18 +876,20 @@ def test_undefined_variable_is_named_with_a_suggestion(srv, tmp_path, capsys):
         """,
         base=srv.url,
     )
-    result = run_cli(capsys, str(path))
+    result = run_cli(capsys, *command, str(path))
     assert result.code == 2, result.text
     assert "Traceback" not in result.text
-    assert "tokn" in result.text
-    assert "did you mean 'token'" in result.text
-    assert_points(result.text, path, line_of(path, "{{ tokn }}"))
-    assert re.search(r"ERROR\s+list users", result.out)
-    assert re.search(r"SKIP\s+later", result.out)
+    assert "undefined variable 'tokn'" in result.err
+    assert "did you mean 'token'" in result.err
+    assert "(step 'list users')" in result.err
+    assert_points(result.err, path, line_of(path, "{{ tokn }}"), 23)
+    assert "nothing was sent" in result.err
+    assert not re.search(r"\b(PASS|FAIL|ERROR|SKIP)\b", result.out)
     assert srv.app.requests == []
 
 
-def test_undefined_variable_after_a_capture_suggests_the_capture(srv, tmp_path, capsys):
+@pytest.mark.parametrize("command", [("check",), ()], ids=["check", "run"])
+def test_undefined_variable_after_a_capture_suggests_the_capture(srv, tmp_path, capsys, command):
     path = write_spec(
         tmp_path,
         """
@@ -755,13 +906,16 @@ def test_undefined_variable_after_a_capture_suggests_the_capture(srv, tmp_path, 
         """,
         base=srv.url,
     )
-    result = run_cli(capsys, str(path))
+    result = run_cli(capsys, *command, str(path))
     assert result.code == 2, result.text
     assert "Traceback" not in result.text
-    assert "tokn" in result.text and "did you mean 'token'" in result.text
-    assert_points(result.text, path, line_of(path, "{{ tokn }}"))
-    assert re.search(r"ERROR\s+use", result.out)
-    assert [r.path for r in srv.app.requests] == ["/headers"]  # the second was never sent
+    assert "tokn" in result.err and "did you mean 'token'" in result.err
+    assert_points(result.err, path, line_of(path, "{{ tokn }}"))
+    assert "(step 'use')" in result.err
+    assert srv.app.requests == []  # not even the first step: the file is wrong as a whole
+
+
+# -- errors found only at run time --------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
