@@ -27,6 +27,7 @@ examples:
   apirun --vars-file staging.yaml -v specs/   variables from a file, full request/response
   apirun check specs/                         validate only: nothing is sent
   apirun check --var password=x specs/        ...knowing the variables given on the command line
+  apirun schema > apirun.schema.json          the spec format's JSON Schema, for editors
 
 exit codes: 0 all steps passed, 1 a step failed, 2 a spec or usage error (nothing sent)
 """
@@ -173,6 +174,8 @@ def _openstack(cloud: str | None) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "schema":
+        return _print_schema(args[1:], sys.stdout)
     command = "run"
     if args and args[0] in ("run", "check"):
         command = args.pop(0)
@@ -189,6 +192,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.write("apirun: interrupted\n")
         return EXIT_INTERRUPTED
+
+
+def _print_schema(args: Sequence[str], out: TextIO) -> int:
+    """``apirun schema``: the spec format's JSON Schema, for editors (docs/format.md)."""
+    argparse.ArgumentParser(
+        prog="apirun schema",
+        description="Print the JSON Schema of the spec format (draft-07), to point an editor "
+        "at: apirun schema > apirun.schema.json",
+    ).parse_args(args)
+    out.write((Path(__file__).parent / "schema" / "apirun.schema.json").read_text("utf-8"))
+    return EXIT_OK
 
 
 def _load_all(

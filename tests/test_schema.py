@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import json
 import keyword
 from pathlib import Path
 
@@ -309,3 +310,13 @@ def test_schema_violations_point_where_the_loader_points():
     by_loader = {(d.source.line, d.source.column) for d in builder.diagnostics}
     by_schema = {locate(parsed, v)[0] for v in violations(parsed)}
     assert by_schema == by_loader == {(2, 1), (8, 7), (9, 16), (10, 22), (10, 27), (12, 7)}
+
+
+def test_apirun_schema_prints_the_shipped_schema(capsys):
+    from runner.cli import main
+
+    capsys.readouterr()
+    assert main(["schema"]) == 0
+    printed = capsys.readouterr().out
+    assert json.loads(printed) == SCHEMA
+    assert printed == SCHEMA_PATH.read_text(encoding="utf-8")

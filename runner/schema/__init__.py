@@ -57,7 +57,7 @@ KEYWORDS = frozenset(
         "anyOf",
         "allOf",
         "not",
-        "errorMessage",  # editors (VS Code) show it too; jsonschema ignores it
+        "errorMessage",  # a VS Code extension of JSON Schema (its YAML support shows it too)
     }
 )
 
