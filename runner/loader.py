@@ -39,7 +39,7 @@ REQUEST_KEYS = (
     "follow_redirects",
 )
 BODY_KEYS = ("json", "data", "form")
-EXPECT_KEYS = ("status", "headers", "jsonpath", "body")
+EXPECT_KEYS = ("status", "headers", "jsonpath", "body", "schema")
 CAPTURE_KINDS = ("header", "jsonpath", "regex", "status", "cookie", "body")
 EXPECTATION_OPERATORS = (*OPERATORS, "exists")
 # Names the engine provides (or will): a spec may not define them as variables.
@@ -513,7 +513,39 @@ class _Builder:
             body = data["body"]
             if self.mapping(body, "'expect.body' (operators such as contains, matches)", at):
                 result += self.operators(Query("body"), body)
+        if "schema" in data:
+            at = self.source(data, "schema", value=True)
+            schema = self.body_schema(data["schema"], at)
+            if schema is not None:  # reported at the key: the value may be a whole schema
+                result.append(
+                    Expectation(Query("body"), "schema", schema, self.source(data, "schema"))
+                )
         return result
+
+    def body_schema(self, value: Any, at: Source) -> Any:
+        """expect.schema: a JSON Schema file (relative to the spec file) or an inline schema,
+        read and checked now, so that a broken schema sends nothing. Not templated."""
+        from .operators.bodyschema import SchemaProblem, compile_body_schema, read_schema_file
+        from .schema import Violation, locate
+
+        if not isinstance(value, str | dict):
+            self.error(
+                "'schema' takes the path of a JSON Schema file, or the schema itself (a "
+                f"mapping), found {_type_name(value)}",
+                at,
+            )
+            return None
+        try:
+            if isinstance(value, str):
+                document = read_schema_file(Path(self.path).parent / value, value)
+                return compile_body_schema(document, value)
+            return compile_body_schema(value, "the inline schema")
+        except SchemaProblem as exc:
+            if isinstance(value, LocDict) and exc.path:  # point inside the inline schema
+                position = locate(value, Violation(exc.path, "", ""))[0]
+                at = Source(self.path, *position)
+            self.error(exc.message, at)
+            return None
 
     def checks(self, query: Query, parent: LocDict, key: Any, value: Any) -> list[Expectation]:
         """A literal means equals; a mapping is operators (use equals: {...} for an object)."""

@@ -546,6 +546,33 @@ CASES = [
         ),
         id="jinja-syntax-error-in-expect",
     ),
+    pytest.param(
+        Case(
+            ONE_STEP + "    expect:\n      schema: schemas/user.json\n",
+            ((6, 15),),
+            ("no schema file schemas/user.json",),
+            "a",
+        ),
+        id="schema-file-missing",
+    ),
+    pytest.param(
+        Case(
+            ONE_STEP + "    expect:\n      schema:\n        type: object\n        required: id\n",
+            ((8, 19),),
+            ("invalid JSON Schema (draft 2020-12)", "'id' is not of type 'array'", "/required"),
+            "a",
+        ),
+        id="schema-inline-invalid",
+    ),
+    pytest.param(
+        Case(
+            ONE_STEP + "    expect:\n      schema: 42\n",
+            ((6, 15),),
+            ("'schema' takes the path of a JSON Schema file",),
+            "a",
+        ),
+        id="schema-neither-path-nor-mapping",
+    ),
     # -- capture ------------------------------------------------------------------------------
     pytest.param(
         Case(

@@ -89,6 +89,14 @@ _PHRASES = {
 
 
 def describe_failure(result: ExpectationResult) -> str:
+    """One line; a schema's violations follow it, one a line."""
+    if result.operator == "schema":
+        if result.reason:
+            return f"{result.subject}: {result.reason}"
+        count = sum(1 for line in result.actual if line.startswith("$"))
+        more = "" if count == len(result.actual) else " or more"
+        title = f"{result.subject}: {count}{more} violation{'s' if count != 1 else ''}"
+        return "\n".join([title, *result.actual])
     subject = result.subject
     if result.operator not in ("equals", "status"):
         subject += f" {result.operator}"
@@ -204,7 +212,9 @@ def format_step(
         lines.append(indent + style.paint(step.error.message, "31"))
         lines += format_location(step.error.source, spec.lines, style, indent + "  ")
     for expectation in step.failed_expectations:
-        lines.append(indent + "- " + describe_failure(expectation))
+        first, *more = describe_failure(expectation).split("\n")
+        lines.append(indent + "- " + first)
+        lines += [indent + "    " + line for line in more]
         lines += format_location(expectation.source, spec.lines, style, indent + "  ")
     if any(e.operator == "status" for e in step.failed_expectations) and step.failed_captures:
         # The wrong status explains the missing values; one line instead of one per capture.
