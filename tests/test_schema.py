@@ -219,6 +219,7 @@ EXPECT = mapping(
         "headers": maybe(st.dictionaries(TEXT, CHECK, max_size=2)),
         "jsonpath": maybe(st.dictionaries(st.just("$.a") | st.integers(1, 2), CHECK, max_size=2)),
         "body": maybe(OPERATORS),
+        "schema": maybe(st.just({"type": "object"})),
     },
     ("stauts",),
 )
@@ -257,7 +258,15 @@ DOCUMENT = maybe(
 )
 
 # What only the loader can see: not a matter of shape.
-SEMANTIC = ("duplicate step name", "is relative", "JSONPath", "regular expression", "template")
+SEMANTIC = (
+    "duplicate step name",
+    "is relative",
+    "JSONPath",
+    "regular expression",
+    "template",
+    "schema file",
+    "JSON Schema",
+)
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
