@@ -83,7 +83,7 @@ def run_spec(
         scope = None
     if scope is not None:
         result.secrets |= secrets_in_variables(scope)
-        with Transport(verify=spec.defaults.verify) as transport:
+        with Transport(spec.defaults.verify, spec.defaults.max_body_mb) as transport:
             _run_steps(spec, scope, options, transport, result, listener)
     result.duration_ms = (time.perf_counter() - started) * 1000.0
     if listener:

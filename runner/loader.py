@@ -16,7 +16,17 @@ from typing import Any
 
 from . import templating
 from .errors import Diagnostic, SpecError, TemplateError
-from .model import Capture, Defaults, Expectation, Query, Request, Spec, Step, Variable
+from .model import (
+    DEFAULT_MAX_BODY_MB,
+    Capture,
+    Defaults,
+    Expectation,
+    Query,
+    Request,
+    Spec,
+    Step,
+    Variable,
+)
 from .operators import OPERATORS, QueryError, check_operand, compile_jsonpath, compile_regex
 from .operators.predicates import check_status_operand
 from .schema import check_document
@@ -25,7 +35,7 @@ from .urls import is_absolute
 from .yamlsource import LocDict, LocList, YAMLSyntaxError, parse_yaml
 
 FILE_KEYS = ("name", "base_url", "vars", "defaults", "steps")
-DEFAULTS_KEYS = ("headers", "timeout", "verify")
+DEFAULTS_KEYS = ("headers", "timeout", "verify", "max_body_mb")
 STEP_KEYS = ("name", "request", "expect", "capture")
 REQUEST_KEYS = (
     "method",
@@ -294,16 +304,33 @@ class _Builder:
         timeout = self.timeout(data, "defaults.timeout")
         verify: bool | str = True
         if "verify" in data:
-            value = data["verify"]
-            if isinstance(value, bool | str):
-                verify = value
-            else:
+            verify = self.verify(data["verify"], self.source(data, "verify", value=True))
+        max_body = DEFAULT_MAX_BODY_MB
+        if "max_body_mb" in data:
+            value = data["max_body_mb"]
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 self.error(
-                    "'verify' takes true, false or the path of a CA bundle, "
-                    f"found {_type_name(value)}",
-                    self.source(data, "verify", value=True),
+                    f"'max_body_mb' must be a positive number of MiB, found {value!r}",
+                    self.source(data, "max_body_mb", value=True),
                 )
-        return Defaults(headers=headers, timeout=timeout, verify=verify)
+            else:
+                max_body = float(value)
+        return Defaults(headers=headers, timeout=timeout, verify=verify, max_body_mb=max_body)
+
+    def verify(self, value: Any, at: Source) -> bool | str:
+        """true, false, or a CA bundle (a file, or a folder of certificates) that must exist;
+        a relative path is relative to the spec file, wherever apirun runs from."""
+        if isinstance(value, bool):
+            return value
+        if not isinstance(value, str) or not value.strip():
+            self.error(
+                f"'verify' takes true, false or the path of a CA bundle, found {value!r}", at
+            )
+            return True
+        path = Path(self.path).parent / Path(value).expanduser()
+        if not path.exists():
+            self.error(f"no CA bundle {value} (looked for {path})", at)
+        return str(path)
 
     def timeout(self, data: LocDict, what: str) -> float | None:
         if "timeout" not in data:

@@ -248,6 +248,7 @@ DOCUMENT = maybe(
                         "headers": maybe(HEADERS),
                         "timeout": maybe(st.sampled_from([1, 2.5])),
                         "verify": maybe(st.booleans()),
+                        "max_body_mb": maybe(st.sampled_from([1, 0.5])),
                     },
                     ("timout",),
                 )
@@ -266,6 +267,7 @@ SEMANTIC = (
     "template",
     "schema file",
     "JSON Schema",
+    "CA bundle",
 )
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
