@@ -126,6 +126,10 @@ class FaultServer:
     def _invalid_json(self, connection: socket.socket, query: dict) -> None:
         _respond(connection, 200, b'{"users": [1, 2,], }', "application/json")
 
+    def _deep_json(self, connection: socket.socket, query: dict) -> None:
+        depth = 100_000  # valid JSON, but deeper than any parser's stack
+        _respond(connection, 200, b"[" * depth + b"]" * depth, "application/json")
+
     def _non_utf8(self, connection: socket.socket, query: dict) -> None:
         body = b"caf\xe9 au lait \xff\xfe\x80 -- the end\n"
         _respond(connection, 200, body, "text/plain; charset=utf-8")
@@ -162,6 +166,7 @@ class FaultServer:
         "/stall-mid-body": _stall_mid_body,
         "/truncated-json": _truncated_json,
         "/invalid-json": _invalid_json,
+        "/deep-json": _deep_json,
         "/non-utf8": _non_utf8,
         "/gzip-garbage": _gzip_garbage,
         "/redirect-loop": _redirect_loop,

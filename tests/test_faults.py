@@ -105,6 +105,8 @@ FAULTS = [
      r"Unterminated string .*"),
     ("invalid-json", "/invalid-json", "capture: {users: $.users}", "", "FAIL",
      r"- capture users: the response body is not JSON \(application/json\): Expecting value.*"),
+    ("deeply-nested-json", "/deep-json", 'expect: {jsonpath: {"$[0]": {exists: true}}}', "",
+     "FAIL", r"- jsonpath \$\[0\] exists: the response body is JSON nested too deeply to read.*"),
     ("huge-body-declared", "/huge?mb=2", "", "defaults: {max_body_mb: 1}", "ERROR",
      r"the response from {url} has a body of 2 MiB, more than the 1 MiB apirun reads "
      r"\(defaults.max_body_mb\); not read"),

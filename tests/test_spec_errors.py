@@ -113,6 +113,14 @@ CASES = [
         ),
         id="yaml-duplicate-key",
     ),
+    pytest.param(
+        Case(
+            ONE_STEP.replace('"}\n', '", json: ' + "[" * 150 + "]" * 150 + "}\n"),
+            ((4, 153),),
+            ("invalid YAML", "nested more than 100 levels deep"),
+        ),
+        id="yaml-nested-too-deeply",
+    ),
     pytest.param(Case("", ((1, None),), ("empty",)), id="empty-file"),
     pytest.param(Case("# only a comment\n", ((1, None),), ("empty",)), id="only-a-comment"),
     pytest.param(
