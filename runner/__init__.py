@@ -2,8 +2,10 @@
 
 The public API, loaded on first use so that ``apirun --version`` stays instant::
 
-    from runner import load_file, run_spec
-    result = run_spec(load_file("specs/users.yaml"))
+    from runner import check_spec, load_file, run_spec
+    spec = load_file("specs/users.yaml")      # raises SpecError: every problem of the file
+    assert not check_spec(spec)               # undefined variables, as `apirun check` does
+    result = run_spec(spec)
     print(result.passed)
 """
 
@@ -17,6 +19,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "load_file": "loader",
     "load_text": "loader",
+    "check_spec": "checker",
     "run_spec": "engine",
     "run_specs": "engine",
     "RunOptions": "engine",

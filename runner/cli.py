@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -29,6 +29,8 @@ examples:
   apirun specs/ --tag smoke                   only steps tagged smoke (and the steps they need)
   apirun specs/users.yaml --step 'list users' one step, after the steps it takes captures from
   apirun check specs/                         validate only: nothing is sent
+  apirun check --var password=x specs/        ...knowing the variables given on the command line
+  apirun schema > apirun.schema.json          the spec format's JSON Schema, for editors
 
 exit codes: 0 all steps passed, 1 a step failed, 2 a spec or usage error (nothing sent)
 """
@@ -43,7 +45,8 @@ def _parser(command: str) -> argparse.ArgumentParser:
     description = (
         "Run HTTP requests described in YAML spec files and check the responses."
         if command == "run"
-        else "Check spec files (shape, keys, templates, JSONPath, regex) without sending anything."
+        else "Check spec files (shape, keys, templates, variables, JSONPath, regex) without "
+        "sending anything."
     )
     parser = argparse.ArgumentParser(
         prog=prog,
@@ -53,17 +56,17 @@ def _parser(command: str) -> argparse.ArgumentParser:
     )
     parser.add_argument("paths", nargs="+", metavar="FILE_OR_DIR", help="spec files or folders")
     parser.add_argument("--version", action="version", version=f"apirun {__version__}")
+    parser.add_argument(
+        "--var",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a variable (repeatable; beats --vars-file and the file's vars)",
+    )
+    parser.add_argument(
+        "--vars-file", metavar="FILE", help="YAML mapping of variables (beats the file's vars)"
+    )
     if command == "run":
-        parser.add_argument(
-            "--var",
-            action="append",
-            default=[],
-            metavar="NAME=VALUE",
-            help="set a variable (repeatable; beats --vars-file and the file's vars)",
-        )
-        parser.add_argument(
-            "--vars-file", metavar="FILE", help="YAML mapping of variables (beats the file's vars)"
-        )
         parser.add_argument(
             "--setup",
             metavar="FILE",
@@ -244,6 +247,8 @@ def _project_setup(project: Path) -> Path | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "schema":
+        return _print_schema(args[1:], sys.stdout)
     command = "run"
     if args and args[0] in ("run", "check"):
         command = args.pop(0)
@@ -267,19 +272,48 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
 
 
-def _load_all(files: Sequence[Path], err: TextIO, color: bool) -> list[Any] | None:
-    """Every file loaded and checked before anything is sent; None if any is wrong."""
+def _print_schema(args: Sequence[str], out: TextIO) -> int:
+    """``apirun schema``: the spec format's JSON Schema, for editors (docs/format.md)."""
+    argparse.ArgumentParser(
+        prog="apirun schema",
+        description="Print the JSON Schema of the spec format (draft-07), to point an editor "
+        "at: apirun schema > apirun.schema.json",
+    ).parse_args(args)
+    out.write((Path(__file__).parent / "schema" / "apirun.schema.json").read_text("utf-8"))
+    return EXIT_OK
+
+
+def _load_all(
+    files: Sequence[Path],
+    err: TextIO,
+    color: bool,
+    variables: Iterable[str],
+    with_setup: bool = False,
+) -> list[Any] | None:
+    """Every file loaded and checked (its variables too) before anything is sent; None if
+    any is wrong. ``variables``: the names given on the command line. ``with_setup``: the
+    first file is the setup, whose captures every other file may use."""
+    from .checker import captured_names, check_spec
     from .errors import SpecError
     from .loader import load_file
     from .report.console import Style, format_spec_error
 
-    specs, failed = [], 0
-    for path in files:
+    specs, failed, given = [], 0, set(variables)
+    for index, path in enumerate(files):
         try:
-            specs.append(load_file(path))
+            spec = load_file(path)
         except SpecError as exc:
             failed += len(exc.diagnostics)
             err.write(format_spec_error(exc, Style(color)) + "\n\n")
+            continue
+        problems = check_spec(spec, given)
+        if problems:
+            failed += len(problems)
+            error = SpecError(problems, spec.lines, dict(spec.sources))
+            err.write(format_spec_error(error, Style(color)) + "\n\n")
+        specs.append(spec)
+        if with_setup and index == 0:
+            given |= captured_names(spec)
     if failed:
         plural = "s" if failed != 1 else ""
         err.write(f"apirun: {failed} problem{plural} in spec files; nothing was sent\n")
@@ -289,9 +323,13 @@ def _load_all(files: Sequence[Path], err: TextIO, color: bool) -> list[Any] | No
 
 def _check(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     files = spec_files(options.paths)
-    specs = _load_all(files, err, _use_color(options.color, err))
-    if specs is None:
+    setup = setup_file(None, options.paths)
+    variables = _given_variables(options, with_cloud=False)
+    color = _use_color(options.color, err)
+    loaded = _load_all([setup, *files] if setup else files, err, color, variables, bool(setup))
+    if loaded is None:
         return EXIT_USAGE
+    specs = loaded[1:] if setup else loaded
     steps = sum(len(list(spec.all_steps())) for spec in specs)
     out.write(f"ok: {len(specs)} spec file{'s' if len(specs) != 1 else ''}, {steps} steps\n")
     return EXIT_OK
@@ -303,7 +341,8 @@ def _run(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     variables = _given_variables(options)
     reports = _report_paths(options)
     selection = _selection(options)
-    loaded = _load_all([setup, *files] if setup else files, err, _use_color(options.color, err))
+    color = _use_color(options.color, err)
+    loaded = _load_all([setup, *files] if setup else files, err, color, variables, bool(setup))
     if loaded is None:
         return EXIT_USAGE
     setup_spec, specs = (loaded[0], loaded[1:]) if setup else (None, loaded)
@@ -353,12 +392,13 @@ def _run(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return result.exit_code
 
 
-def _given_variables(options: argparse.Namespace) -> dict[str, Any]:
+def _given_variables(options: argparse.Namespace, with_cloud: bool = True) -> dict[str, Any]:
     from .variables import VariablesError, given_variables, openstack_variables
 
     try:
         variables = given_variables(options.var, options.vars_file)
-        variables["os"] = openstack_variables(options.os_cloud)
+        if with_cloud:
+            variables["os"] = openstack_variables(options.os_cloud)
     except VariablesError as exc:
         raise UsageError(str(exc)) from None
     return variables

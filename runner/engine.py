@@ -122,7 +122,7 @@ def run_spec(
         scope = None
     if scope is not None:
         result.secrets |= secrets_in_variables(scope)
-        with Transport(verify=spec.defaults.verify) as transport:
+        with Transport(spec.defaults.verify, spec.defaults.max_body_mb) as transport:
             run = _FileRun(spec, options, listener, transport, result, scope)
             run.items(spec.steps)
             run.items(spec.finally_steps, cleanup=True)
@@ -555,6 +555,8 @@ def _capture(
 def _expect(
     expectation: Expectation, response: Response, scope: Mapping[str, Any]
 ) -> ExpectationResult:
+    if expectation.operator == "schema":
+        return _expect_schema(expectation, response)
     query = expectation.query
     expected = templating.render(expectation.expected, scope)
     result = ExpectationResult(
@@ -591,4 +593,25 @@ def _expect(
             result.passed = OPERATORS[expectation.operator](result.actual, expected)
         except PredicateTypeError as exc:
             result.reason = str(exc)
+    return result
+
+
+def _expect_schema(expectation: Expectation, response: Response) -> ExpectationResult:
+    """expect.schema: the JSON body against a schema compiled when the spec loaded; actual is
+    the list of violations, each with its JSON path."""
+    schema = expectation.expected  # operators.bodyschema.BodySchema
+    result = ExpectationResult(
+        subject=f"schema {schema.label}",
+        operator="schema",
+        expected=schema.label,
+        actual=MISSING,
+        passed=False,
+        source=expectation.source,
+    )
+    try:
+        result.actual = schema.violations(response.json())
+    except ValueError as exc:  # the body is not JSON, or the schema cannot be applied
+        result.reason = str(exc)
+        return result
+    result.passed = not result.actual
     return result

@@ -19,6 +19,7 @@ from typing import Any
 from . import templating
 from .errors import Diagnostic, SpecError, TemplateError
 from .model import (
+    DEFAULT_MAX_BODY_MB,
     Capture,
     Defaults,
     Expectation,
@@ -33,13 +34,14 @@ from .model import (
 )
 from .operators import OPERATORS, QueryError, check_operand, compile_jsonpath, compile_regex
 from .operators.predicates import check_status_operand
+from .schema import check_document
 from .source import Source
 from .urls import is_absolute
 from .yamlsource import LocDict, LocList, YAMLSyntaxError, parse_yaml
 
 FILE_KEYS = ("name", "base_url", "vars", "defaults", "tags", "steps", "finally")
 INCLUDED_FILE_KEYS = ("name", "base_url", "vars", "steps")
-DEFAULTS_KEYS = ("headers", "timeout", "verify")
+DEFAULTS_KEYS = ("headers", "timeout", "verify", "max_body_mb")
 STEP_KEYS = (
     "name",
     "tags",
@@ -66,7 +68,7 @@ REQUEST_KEYS = (
     "follow_redirects",
 )
 BODY_KEYS = ("json", "data", "form")
-EXPECT_KEYS = ("status", "headers", "jsonpath", "body")
+EXPECT_KEYS = ("status", "headers", "jsonpath", "body", "schema")
 CAPTURE_KINDS = ("header", "jsonpath", "regex", "status", "cookie", "body")
 EXPECTATION_OPERATORS = (*OPERATORS, "exists")
 # Names the engine provides (or will): a spec may not define them as variables.
@@ -119,6 +121,8 @@ def _load_text(text: str, path: str) -> Spec:
         raise SpecError([diagnostic], tuple(text.splitlines())) from None
     builder = _Builder(path, chain=(os.path.normpath(path),))
     spec = builder.spec(document, text)
+    # The spec schema checks the same document; it speaks only where the loader said nothing.
+    builder.diagnostics += check_document(document, path, builder.diagnostics)
     if builder.diagnostics or spec is None:
         diagnostics = builder.diagnostics or [
             Diagnostic("this file is not a spec (see docs/format.md)", Source(path, 1))
@@ -365,16 +369,33 @@ class _Builder:
         timeout = self.timeout(data, "defaults.timeout")
         verify: bool | str = True
         if "verify" in data:
-            value = data["verify"]
-            if isinstance(value, bool | str):
-                verify = value
-            else:
+            verify = self.verify(data["verify"], self.source(data, "verify", value=True))
+        max_body = DEFAULT_MAX_BODY_MB
+        if "max_body_mb" in data:
+            value = data["max_body_mb"]
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 self.error(
-                    "'verify' takes true, false or the path of a CA bundle, "
-                    f"found {_type_name(value)}",
-                    self.source(data, "verify", value=True),
+                    f"'max_body_mb' must be a positive number of MiB, found {value!r}",
+                    self.source(data, "max_body_mb", value=True),
                 )
-        return Defaults(headers=headers, timeout=timeout, verify=verify)
+            else:
+                max_body = float(value)
+        return Defaults(headers=headers, timeout=timeout, verify=verify, max_body_mb=max_body)
+
+    def verify(self, value: Any, at: Source) -> bool | str:
+        """true, false, or a CA bundle (a file, or a folder of certificates) that must exist;
+        a relative path is relative to the spec file, wherever apirun runs from."""
+        if isinstance(value, bool):
+            return value
+        if not isinstance(value, str) or not value.strip():
+            self.error(
+                f"'verify' takes true, false or the path of a CA bundle, found {value!r}", at
+            )
+            return True
+        path = Path(self.path).parent / Path(value).expanduser()
+        if not path.exists():
+            self.error(f"no CA bundle {value} (looked for {path})", at)
+        return str(path)
 
     def tags(self, parent: LocDict) -> tuple[str, ...]:
         """``tags: [smoke, keystone]`` (or one tag as a plain string), on a file or a step."""
@@ -670,16 +691,18 @@ class _Builder:
                 f"a request has at most one body, found {' and '.join(bodies)}",
                 self.source(data, bodies[1]),
             )
-        elif bodies:
-            body_kind = bodies[0]
-            at = self.source(data, body_kind, value=True)
-            if body_kind == "json":
-                body = self.prepare(data["json"], at)
-            elif body_kind == "data":
+        for kind in bodies:  # each checked, so that every problem shows at once
+            at = self.source(data, kind, value=True)
+            if kind == "json":
+                prepared = self.prepare(data["json"], at)
+            elif kind == "data":
+                prepared = None
                 if self.expect_type(data["data"], str, "'data' is the raw body text", at):
-                    body = self.prepare(data["data"], at)
+                    prepared = self.prepare(data["data"], at)
             else:
-                body = self.pairs(data, "form")
+                prepared = self.pairs(data, "form")
+            if len(bodies) == 1:
+                body_kind, body = kind, prepared
         timeout = self.timeout(data, "timeout")
         follow = True
         if "follow_redirects" in data:
@@ -766,7 +789,39 @@ class _Builder:
             body = data["body"]
             if self.mapping(body, "'expect.body' (operators such as contains, matches)", at):
                 result += self.operators(Query("body"), body)
+        if "schema" in data:
+            at = self.source(data, "schema", value=True)
+            schema = self.body_schema(data["schema"], at)
+            if schema is not None:  # reported at the key: the value may be a whole schema
+                result.append(
+                    Expectation(Query("body"), "schema", schema, self.source(data, "schema"))
+                )
         return result
+
+    def body_schema(self, value: Any, at: Source) -> Any:
+        """expect.schema: a JSON Schema file (relative to the spec file) or an inline schema,
+        read and checked now, so that a broken schema sends nothing. Not templated."""
+        from .operators.bodyschema import SchemaProblem, compile_body_schema, read_schema_file
+        from .schema import Violation, locate
+
+        if not isinstance(value, str | dict):
+            self.error(
+                "'schema' takes the path of a JSON Schema file, or the schema itself (a "
+                f"mapping), found {_type_name(value)}",
+                at,
+            )
+            return None
+        try:
+            if isinstance(value, str):
+                document = read_schema_file(Path(self.path).parent / value, value)
+                return compile_body_schema(document, value)
+            return compile_body_schema(value, "the inline schema")
+        except SchemaProblem as exc:
+            if isinstance(value, LocDict) and exc.path:  # point inside the inline schema
+                position = locate(value, Violation(exc.path, "", ""))[0]
+                at = Source(self.path, *position)
+            self.error(exc.message, at)
+            return None
 
     def checks(self, query: Query, parent: LocDict, key: Any, value: Any) -> list[Expectation]:
         """A literal means equals; a mapping is operators (use equals: {...} for an object)."""
@@ -810,10 +865,9 @@ class _Builder:
         result = []
         for name, spec in data.items():
             at = self.source(data, name)
-            if not self.variable_name(name, at, "capture"):
-                continue
+            named = self.variable_name(name, at, "capture")
             query = self.capture_query(spec, self.source(data, name, value=True))
-            if query is not None:
+            if named and query is not None:
                 result.append(Capture(name, query, at))
         return result
 

@@ -104,6 +104,8 @@ class Response:
                 except (ValueError, UnicodeDecodeError) as exc:
                     content_type = self.headers.get("content-type") or "no Content-Type"
                     self._json_error = f"the response body is not JSON ({content_type}): {exc}"
+                except RecursionError:  # json's C parser, on arrays in arrays in arrays…
+                    self._json_error = "the response body is JSON nested too deeply to read"
         if self._json_error is not None:
             raise BodyNotJSON(self._json_error)
         return self._json

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from .source import Source
 
 DEFAULT_TIMEOUT = 30.0
+DEFAULT_MAX_BODY_MB = 32.0  # a larger response body fails its step, unread (memory stays bounded)
 
 BodyKind = Literal["json", "data", "form"]
 QueryKind = Literal["status", "header", "jsonpath", "regex", "cookie", "body"]
@@ -121,6 +122,7 @@ class Defaults:
     headers: Any = None
     timeout: float | None = None
     verify: bool | str = True
+    max_body_mb: float = DEFAULT_MAX_BODY_MB
 
 
 @dataclass(frozen=True, slots=True)

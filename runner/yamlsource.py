@@ -20,6 +20,7 @@ except ImportError:  # pragma: no cover - PyYAML without libyaml
 Position = tuple[int, int]  # (line, column), both 1-based
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+MAX_DEPTH = 100  # mappings and lists inside each other: far beyond any real spec
 
 
 class LocDict(dict):
@@ -121,6 +122,10 @@ class _Builder:
     def _enter(self, node: yaml.Node) -> None:
         if id(node) in self.active:
             raise ConstructorError(None, None, "an alias refers to itself", node.start_mark)
+        if len(self.active) >= MAX_DEPTH:  # deeper would exhaust Python's stack, here or later
+            raise ConstructorError(
+                None, None, f"nested more than {MAX_DEPTH} levels deep", node.start_mark
+            )
         self.active.add(id(node))
 
     def mapping(self, node: yaml.MappingNode) -> LocDict:

@@ -256,6 +256,10 @@ steps:
       json: {{user: {{name: "flow-{{{{ item }}}}-{{{{ index }}}}"}}}}
     expect: {{status: 201}}
     capture: {{ids: $.user.id}}
+  - name: never runs
+    when: false
+    request: {{url: /echo}}
+    capture: {{ghost: $.path}}
 """
     tail = """\
 finally:
@@ -264,7 +268,7 @@ finally:
     request: {method: DELETE, url: "/v3/users/{{ item }}"}
     expect: {status: 204}
   - name: not captured
-    request: {url: "/v3/users/{{ never_captured }}"}
+    request: {url: "/v3/users/{{ ghost }}"}
 """
     path = tmp_path / "spec.yaml"
     path.write_text(
@@ -297,7 +301,7 @@ def test_a_loop_creates_each_item_and_collects_its_captures(srv, capsys, tmp_pat
     created = [r.json()["user"]["name"] for r in srv.app.requests if r.path == "/v3/users"]
     assert created == ["flow-alpha-0", "flow-beta-1", "flow-gamma-2"]
     assert flow_users(srv) == []  # finally deleted all three
-    assert "not run: undefined variable: 'never_captured'" in result.out  # skipped, not error
+    assert "not run: undefined variable: 'ghost'" in result.out  # skipped, not an error
 
 
 def test_finally_cleans_up_after_a_failure_without_hiding_it(srv, capsys, tmp_path):

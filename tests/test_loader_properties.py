@@ -1,4 +1,5 @@
-"""Whatever YAML the loader is fed, it yields a spec or a SpecError: never anything else."""
+"""Whatever YAML the loader is fed, it yields a spec or a SpecError: never anything else; and
+the static check of a spec it yields gives a list of diagnostics, never an exception."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from runner.checker import check_spec
 from runner.errors import SpecError
 from runner.loader import load_text
 from runner.model import Spec
@@ -39,7 +41,19 @@ SCALARS = (
     | st.integers(-1000, 1000)
     | st.floats(allow_nan=False)
     | st.text(max_size=8)
-    | st.sampled_from(["{{ x }}", "{{", "$.a[*]", "$[", "2xx", "http://127.0.0.1:9/", "("])
+    | st.sampled_from(
+        [
+            "{{ x }}",
+            "{{",
+            "$.a[*]",
+            "$[",
+            "2xx",
+            "http://127.0.0.1:9/",
+            "(",
+            "{% for a in x %}{{ a | default(y) }}{% endfor %}",
+            "{{ x is defined }}{% set z = q %}",
+        ]
+    )
 )
 DOCUMENTS = st.recursive(
     SCALARS,
@@ -61,6 +75,8 @@ def test_structured_documents_give_a_spec_or_a_spec_error(document):
             assert diagnostic.source.line >= 1
     else:
         assert isinstance(spec, Spec)
+        for diagnostic in check_spec(spec, ("given",)):
+            assert diagnostic.source.file == "random.yaml" and diagnostic.source.line >= 1
 
 
 @settings(max_examples=200, deadline=None)

@@ -113,6 +113,14 @@ CASES = [
         ),
         id="yaml-duplicate-key",
     ),
+    pytest.param(
+        Case(
+            ONE_STEP.replace('"}\n', '", json: ' + "[" * 150 + "]" * 150 + "}\n"),
+            ((4, 153),),
+            ("invalid YAML", "nested more than 100 levels deep"),
+        ),
+        id="yaml-nested-too-deeply",
+    ),
     pytest.param(Case("", ((1, None),), ("empty",)), id="empty-file"),
     pytest.param(Case("# only a comment\n", ((1, None),), ("empty",)), id="only-a-comment"),
     pytest.param(
@@ -354,6 +362,24 @@ CASES = [
             name: t
             steps:
               - name: a
+                request:
+                  url: "{base}/echo"
+                  method: POST
+                  json: {a: 1}
+                  data: 42
+            """,
+            ((8, 7), (8, 13)),
+            ("one body", "'data' is the raw body text, found a number"),
+            "a",
+        ),
+        id="two-bodies-and-data-not-text",
+    ),
+    pytest.param(
+        Case(
+            """
+            name: t
+            steps:
+              - name: a
                 request: {url: /echo}
             """,
             ((4, 20),),
@@ -491,6 +517,16 @@ CASES = [
         Case(ONE_STEP + "    expect: {status: []}\n", ((5, 22),), ("status",), "a"),
         id="status-empty-list",
     ),
+    pytest.param(  # the loader leaves a list with a template to run time; the schema does not
+        Case(
+            'name: t\nvars: {code: 200}\nsteps:\n  - name: a\n    request: {url: "{base}/echo"}\n'
+            '    expect: {status: ["{{ code }}", 999]}\n',
+            ((6, 37),),
+            ('status takes a code (201), a class ("2xx") or a list of them',),
+            "a",
+        ),
+        id="status-list-with-a-template-and-999",
+    ),
     pytest.param(
         Case(
             ONE_STEP + '    expect:\n      jsonpath:\n        "$.a[[": 1\n',
@@ -517,6 +553,33 @@ CASES = [
             "a",
         ),
         id="jinja-syntax-error-in-expect",
+    ),
+    pytest.param(
+        Case(
+            ONE_STEP + "    expect:\n      schema: schemas/user.json\n",
+            ((6, 15),),
+            ("no schema file schemas/user.json",),
+            "a",
+        ),
+        id="schema-file-missing",
+    ),
+    pytest.param(
+        Case(
+            ONE_STEP + "    expect:\n      schema:\n        type: object\n        required: id\n",
+            ((8, 19),),
+            ("invalid JSON Schema (draft 2020-12)", "'id' is not of type 'array'", "/required"),
+            "a",
+        ),
+        id="schema-inline-invalid",
+    ),
+    pytest.param(
+        Case(
+            ONE_STEP + "    expect:\n      schema: 42\n",
+            ((6, 15),),
+            ("'schema' takes the path of a JSON Schema file",),
+            "a",
+        ),
+        id="schema-neither-path-nor-mapping",
     ),
     # -- capture ------------------------------------------------------------------------------
     pytest.param(
@@ -567,6 +630,165 @@ CASES = [
     pytest.param(
         Case(ONE_STEP + "    capture:\n      env: $.a\n", ((6, 7),), ("'env'", "reserved"), "a"),
         id="reserved-capture-name",
+    ),
+    pytest.param(
+        Case(
+            ONE_STEP + "    capture:\n      env: {hedaer: X-A}\n",
+            ((6, 7), (6, 13)),
+            ("'env'", "reserved", "unknown capture kind 'hedaer'", "did you mean 'header'"),
+            "a",
+        ),
+        id="reserved-capture-name-and-unknown-kind",
+    ),
+    # -- variables (the static check; more in tests/test_checker.py) --------------------------
+    pytest.param(
+        Case(
+            "name: t\nvars: {token: abc}\nsteps:\n  - name: a\n"
+            '    request: {url: "{base}/echo?t={{ tokn }}"}\n',
+            ((5, 20),),
+            ("undefined variable 'tokn'", "did you mean 'token'"),
+            "a",
+        ),
+        id="undefined-variable-in-url",
+    ),
+    pytest.param(
+        Case(
+            """
+            name: t
+            vars: {username: admin}
+            steps:
+              - name: a
+                request:
+                  url: "{base}/echo"
+                  method: POST
+                  json:
+                    user: {name: "{{ usernme }}", id: 1}
+            """,
+            ((9, 22),),
+            ("undefined variable 'usernme'", "did you mean 'username'"),
+            "a",
+        ),
+        id="undefined-variable-in-json-body",
+    ),
+    pytest.param(
+        Case(
+            """
+            name: t
+            steps:
+              - name: a
+                request:
+                  url: "{base}/echo"
+                  headers: {X-Auth-Token: "{{ token }}"}
+              - name: b
+                request: {url: "{base}/echo"}
+                capture:
+                  token: $.headers.x
+            """,
+            ((6, 31),),
+            ("undefined variable 'token'", "captured only later, by step 'b' (line 7)"),
+            "a",
+        ),
+        id="capture-used-before-the-step-that-takes-it",
+    ),
+    pytest.param(
+        Case(
+            """
+            name: t
+            steps:
+              - name: a
+                request: {url: "{base}/echo?id={{ id }}"}
+                capture:
+                  id: $.query.x
+            """,
+            ((4, 20),),
+            ("undefined variable 'id'", "this step captures it"),
+            "a",
+        ),
+        id="capture-used-in-its-own-request",
+    ),
+    pytest.param(
+        Case(
+            """
+            name: t
+            vars:
+              url: "{{ base }}/echo"
+              base: "{base}"
+            steps:
+              - name: a
+                request: {url: "{{ url }}"}
+            """,
+            ((3, 8),),
+            ("undefined variable 'base'", "defined below, at line 4"),
+        ),
+        id="variable-uses-one-defined-below",
+    ),
+    pytest.param(
+        Case(
+            ONE_STEP
+            + '    expect:\n      jsonpath:\n        $.user: {contains: "{{ usr | lower }}"}\n',
+            ((7, 18),),
+            ("undefined variable 'usr'", "'{{ usr | lower }}'"),
+            "a",
+        ),
+        id="undefined-variable-in-an-expectation-with-a-filter",
+    ),
+    pytest.param(
+        Case(
+            ONE_STEP
+            + "    capture:\n      id: {jsonpath: \"$.users[?(@.name=='{{ who }}')].id\"}\n",
+            ((6, 22),),
+            ("undefined variable 'who'",),
+            "a",
+        ),
+        id="undefined-variable-in-a-capture",
+    ),
+    pytest.param(
+        Case(
+            """
+            name: t
+            base_url: "{{ env.APIRUN_NOT_SET | default(bse) }}"
+            steps:
+              - name: a
+                request: {url: "{base}/echo"}
+            """,
+            ((2, 11),),
+            ("undefined variable 'bse'",),
+        ),
+        id="undefined-variable-as-a-default-in-base-url",
+    ),
+    pytest.param(
+        Case(
+            """
+            name: t
+            defaults:
+              headers: {X-Auth-Token: "{{ tokn }}"}
+            steps:
+              - name: login
+                request: {url: "{base}/echo"}
+                capture: {token: $.query.t}
+            """,
+            ((3, 27),),
+            ("undefined variable 'tokn'", "did you mean 'token'?"),
+        ),
+        # A default header may wait for a capture (it is left out until the variable
+        # exists); a name that no step captures is still a typo.
+        id="default-header-names-no-capture",
+    ),
+    pytest.param(
+        Case(
+            """
+            name: t
+            steps:
+              - name: a
+                request:
+                  url: "{base}/echo"
+                  data: "{% for u in userz %}{{ u }},{% endfor %}"
+            """,
+            ((6, 13),),
+            ("undefined variable 'userz'",),
+            "a",
+        ),
+        id="undefined-list-in-a-for-loop",
     ),
     # -- several at once ----------------------------------------------------------------------
     pytest.param(
@@ -668,10 +890,11 @@ def test_check_passes_a_valid_file_and_sends_nothing(srv, tmp_path, capsys):
     assert srv.app.requests == []
 
 
-# -- errors found only at run time --------------------------------------------------------------
+# -- undefined variables: found before anything is sent (tests/test_checker.py has more) ----------
 
 
-def test_undefined_variable_is_named_with_a_suggestion(srv, tmp_path, capsys):
+@pytest.mark.parametrize("command", [("check",), ()], ids=["check", "run"])
+def test_undefined_variable_is_named_with_a_suggestion(srv, tmp_path, capsys, command):
     path = write_spec(
         tmp_path,
         """
@@ -690,18 +913,20 @@ def test_undefined_variable_is_named_with_a_suggestion(srv, tmp_path, capsys):
         """,
         base=srv.url,
     )
-    result = run_cli(capsys, str(path))
+    result = run_cli(capsys, *command, str(path))
     assert result.code == 2, result.text
     assert "Traceback" not in result.text
-    assert "tokn" in result.text
-    assert "did you mean 'token'" in result.text
-    assert_points(result.text, path, line_of(path, "{{ tokn }}"))
-    assert re.search(r"ERROR\s+list users", result.out)
-    assert re.search(r"SKIP\s+later", result.out)
+    assert "undefined variable 'tokn'" in result.err
+    assert "did you mean 'token'" in result.err
+    assert "(step 'list users')" in result.err
+    assert_points(result.err, path, line_of(path, "{{ tokn }}"), 23)
+    assert "nothing was sent" in result.err
+    assert not re.search(r"\b(PASS|FAIL|ERROR|SKIP)\b", result.out)
     assert srv.app.requests == []
 
 
-def test_undefined_variable_after_a_capture_suggests_the_capture(srv, tmp_path, capsys):
+@pytest.mark.parametrize("command", [("check",), ()], ids=["check", "run"])
+def test_undefined_variable_after_a_capture_suggests_the_capture(srv, tmp_path, capsys, command):
     path = write_spec(
         tmp_path,
         """
@@ -718,13 +943,16 @@ def test_undefined_variable_after_a_capture_suggests_the_capture(srv, tmp_path, 
         """,
         base=srv.url,
     )
-    result = run_cli(capsys, str(path))
+    result = run_cli(capsys, *command, str(path))
     assert result.code == 2, result.text
     assert "Traceback" not in result.text
-    assert "tokn" in result.text and "did you mean 'token'" in result.text
-    assert_points(result.text, path, line_of(path, "{{ tokn }}"))
-    assert re.search(r"ERROR\s+use", result.out)
-    assert [r.path for r in srv.app.requests] == ["/headers"]  # the second was never sent
+    assert "tokn" in result.err and "did you mean 'token'" in result.err
+    assert_points(result.err, path, line_of(path, "{{ tokn }}"))
+    assert "(step 'use')" in result.err
+    assert srv.app.requests == []  # not even the first step: the file is wrong as a whole
+
+
+# -- errors found only at run time --------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

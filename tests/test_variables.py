@@ -93,11 +93,11 @@ def test_an_undefined_variable_is_a_spec_error_with_a_suggestion(srv, capsys, tm
     )
     result = run_cli(capsys, str(spec))
     assert result.code == 2
-    assert "undefined variable: 'tokn' is undefined" in result.out
-    assert "did you mean 'token'?" in result.out
-    assert f"--> {spec}:{line_of(spec, 'tokn')}" in result.out
-    assert "typo" in result.out
-    assert len(srv.app.requests) == 1  # the broken step sent nothing
+    assert "undefined variable 'tokn'" in result.err
+    assert "did you mean 'token'?" in result.err
+    assert f"--> {spec}:{line_of(spec, 'tokn')}:" in result.err
+    assert "(step 'typo')" in result.err
+    assert srv.app.requests == []  # found before anything was sent, the capture step too
 
 
 def test_the_sandbox_refuses_python_internals(srv, capsys, tmp_path):
@@ -133,7 +133,30 @@ def test_a_broken_vars_file_names_its_line(capsys, tmp_path):
     assert "invalid YAML" in result.err
 
 
-def test_a_variable_that_fails_to_render_stops_the_file_with_its_line(srv, capsys, tmp_path):
+def test_a_variable_that_fails_to_render_stops_the_file_with_its_line(
+    srv, capsys, tmp_path, monkeypatch
+):
+    # The environment is only known at run time: this one is not caught by the static check.
+    monkeypatch.delenv("APIRUN_TEST_MISSING", raising=False)
+    spec = write_spec(
+        tmp_path,
+        f"""
+        base_url: {srv.url}
+        vars:
+          first: "{{{{ env.APIRUN_TEST_MISSING }}}}"
+        steps:
+          - name: never
+            request: {{url: /echo}}
+        """,
+    )
+    result = run_cli(capsys, str(spec))
+    assert result.code == 2
+    assert "'env' has no attribute 'APIRUN_TEST_MISSING'" in result.out
+    assert f"--> {spec}:{line_of(spec, 'APIRUN_TEST_MISSING')}" in result.out
+    assert srv.app.requests == []
+
+
+def test_a_variable_that_uses_an_undefined_one_is_found_before_running(srv, capsys, tmp_path):
     spec = write_spec(
         tmp_path,
         f"""
@@ -145,8 +168,9 @@ def test_a_variable_that_fails_to_render_stops_the_file_with_its_line(srv, capsy
             request: {{url: /echo}}
         """,
     )
-    result = run_cli(capsys, str(spec))
-    assert result.code == 2
-    assert "'missing_thing' is undefined" in result.out
-    assert f"--> {spec}:{line_of(spec, 'missing_thing')}" in result.out
+    for command in (("check",), ()):
+        result = run_cli(capsys, *command, str(spec))
+        assert result.code == 2
+        assert "undefined variable 'missing_thing'" in result.err
+        assert f"--> {spec}:{line_of(spec, 'missing_thing')}:" in result.err
     assert srv.app.requests == []

@@ -91,6 +91,14 @@ _PHRASES = {
 
 
 def describe_failure(result: ExpectationResult) -> str:
+    """One line; a schema's violations follow it, one a line."""
+    if result.operator == "schema":
+        if result.reason:
+            return f"{result.subject}: {result.reason}"
+        count = sum(1 for line in result.actual if line.startswith("$"))
+        more = "" if count == len(result.actual) else " or more"
+        title = f"{result.subject}: {count}{more} violation{'s' if count != 1 else ''}"
+        return "\n".join([title, *result.actual])
     subject = result.subject
     if result.operator not in ("equals", "status"):
         subject += f" {result.operator}"
@@ -226,7 +234,9 @@ def format_step(
             step.error.source, spec.lines_of(step.error.source.file), style, indent + "  "
         )
     for expectation in step.failed_expectations:
-        lines.append(indent + "- " + describe_failure(expectation))
+        first, *more = describe_failure(expectation).split("\n")
+        lines.append(indent + "- " + first)
+        lines += [indent + "    " + line for line in more]
         lines += format_location(
             expectation.source, spec.lines_of(expectation.source.file), style, indent + "  "
         )

@@ -1,0 +1,190 @@
+"""The static pass: every variable a template uses is defined before the step that uses it.
+
+A variable is defined by the file's ``vars`` (those above it, for a variable's own value),
+``--vars-file`` and ``--var``, ``env`` and ``os``, the names the engine provides, or a
+``capture`` of an earlier step (or of the same step, for its expectations). A misspelt
+``{{ tokn }}`` is reported with its line, its step and the nearest defined name, before
+anything is sent; so is a capture used before the step that takes it.
+
+Runs after loading (load → check → run), on the model, and returns Diagnostics like the
+loader's. Plain references (``{{ token }}``, ``{{ user.id }}``) are read from the prepared
+values; other templates go through Jinja's own analysis (``jinja2.meta``), which knows
+``{% set %}``, ``{% for %}`` loop variables and macros. A name that is only used where
+Jinja tolerates it being undefined (``x | default(...)``, ``x is defined``) is optional.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from . import templating
+from .errors import Diagnostic
+from .model import Include, Item, Spec, Step
+from .source import Source
+
+# Names the engine puts in every scope (response, item and index: the flow-control work).
+ENGINE_NAMES = frozenset({"env", "os", "response", "item", "index"})
+_OPTIONAL_FILTERS = frozenset({"default", "d"})
+_OPTIONAL_TESTS = frozenset({"defined", "undefined"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Use:
+    """A template that needs some variables."""
+
+    names: frozenset[str]
+    text: str
+    source: Source
+
+
+def check_spec(spec: Spec, given: Iterable[str] = ()) -> list[Diagnostic]:
+    """Every use of an undefined variable in a spec; ``given`` names the variables of
+    --vars-file and --var (or of RunOptions.variables)."""
+    given = set(given)
+    problems: list[Diagnostic] = []
+    later = _captured_by_step(spec)
+    vars_below = {variable.name: variable for variable in spec.variables}
+    defined = set(ENGINE_NAMES) | given
+
+    def report(uses: Iterable[_Use], known: set[str], step: str | None) -> None:
+        for use in uses:
+            for name in sorted(use.names - known):
+                hint = _hint(name, known, later, vars_below, step)
+                message = f"undefined variable '{name}' in {use.text!r}"
+                problems.append(Diagnostic(f"{message} — {hint}", use.source, step, hint))
+
+    for variable in spec.variables:  # rendered in order, unless given on the command line
+        vars_below.pop(variable.name, None)
+        if variable.name not in given:
+            report(_uses(variable.value), defined, None)
+        defined.add(variable.name)
+    # base_url renders with every step, the first one included. A default header may wait
+    # for a capture (the engine leaves it out until the variable exists).
+    every_capture = set(later)
+    report(_uses(spec.base_url), defined, None)
+    report(_uses(spec.defaults.headers), defined | every_capture, None)
+
+    def walk(items: tuple[Item, ...], known: set[str], cleanup: bool) -> set[str]:
+        for item in items:
+            if isinstance(item, Include):
+                for variable in (*item.defaults, *item.variables):
+                    report(_uses(variable.value), known, item.name)
+                    known = known | {variable.name}
+                known = walk(item.steps, known, cleanup)
+                continue
+            name = item.prefix + item.name
+            report(_uses(item.when), known, name)
+            report(_uses(item.loop), known, name)
+            report(_uses(item.base_url), known, name)
+            request = item.request
+            for value in (
+                request.method,
+                request.url,
+                request.params,
+                request.headers,
+                request.body,
+            ):
+                report(_uses(value), known, name)
+            captured = set(known)
+            for capture in item.captures:  # each can use the captures above it in its step
+                report(_uses(capture.query.argument), captured, name)
+                captured.add(capture.name)
+            for expectation in item.expectations:
+                report(_uses(expectation.expected), captured, name)
+            if item.retry is not None:
+                report(_uses(item.retry.until), captured, name)
+            known = captured
+        return known
+
+    defined = walk(spec.steps, defined, cleanup=False)
+    # finally steps run whatever happened: a capture that may not have been taken is fine
+    # there (the step is skipped at run time); a name never defined anywhere is not.
+    walk(spec.finally_steps, defined | every_capture, cleanup=True)
+    return problems
+
+
+def captured_names(spec: Spec) -> set[str]:
+    """Every name a spec's steps capture (a setup spec's are given to the other files)."""
+    return {capture.name for step in spec.all_steps() for capture in step.captures}
+
+
+def _captured_by_step(spec: Spec) -> dict[str, Step]:
+    """The first step that captures each name."""
+    first: dict[str, Step] = {}
+    for step in spec.all_steps():
+        for capture in step.captures:
+            first.setdefault(capture.name, step)
+    return first
+
+
+def _hint(
+    name: str,
+    known: set[str],
+    later: dict[str, Step],
+    vars_below: dict[str, Any],
+    current: str | None,
+) -> str:
+    step = later.get(name)
+    if step is not None and step.name == current:
+        return "this step captures it from its response: only its expectations can use it"
+    if step is not None:
+        return f"it is captured only later, by step '{step.name}' (line {step.source.line})"
+    if name in vars_below:
+        line = vars_below[name].source.line
+        return f"it is defined below, at line {line}: a variable can use those above it"
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    return f"define it in vars, pass --var {name}=..., or write {{{{ {name} | default(...) }}}}"
+
+
+def _uses(value: Any) -> Iterator[_Use]:
+    """The templates inside a prepared value, with the variables each needs."""
+    if isinstance(value, templating.Expr):
+        if value.reference is not None:
+            yield _Use(frozenset({value.reference[0]}), value.text, value.source)
+        else:
+            yield _Use(_needed("{{ " + value.code + " }}"), value.text, value.source)
+    elif isinstance(value, templating.Text):
+        if value.parts is not None:
+            names = frozenset(part[0] for part in value.parts if isinstance(part, tuple))
+            yield _Use(names, value.text, value.source)
+        else:
+            yield _Use(_needed(value.text), value.text, value.source)
+    elif isinstance(value, templating.DynDict):
+        for _, item in value.items:
+            yield from _uses(item)
+    elif isinstance(value, templating.DynList):
+        for item in value.items:
+            yield from _uses(item)
+
+
+@lru_cache(maxsize=4096)
+def _needed(source: str) -> frozenset[str]:
+    """The variables a Jinja template needs from its context (globals such as uuid excluded),
+    leaving out those it only uses where an undefined one is tolerated."""
+    from jinja2 import meta, nodes
+    from jinja2.exceptions import TemplateSyntaxError
+
+    environment = templating.jinja_environment()
+    try:
+        tree = environment.parse(source)
+    except TemplateSyntaxError:
+        return frozenset()  # the loader has reported it
+    # x | default(y): x may be undefined; so may y when that is defaulted again, as in
+    # x | default(y) | default('z'). x is defined, x is undefined: x may be undefined.
+    defaults = [f for f in tree.find_all(nodes.Filter) if f.name in _OPTIONAL_FILTERS]
+    defaulted = {id(f.node) for f in defaults}
+    optional: set[str] = set()
+    for node in defaults:
+        fallbacks = node.args if id(node) in defaulted else []
+        optional |= {part.name for part in (node.node, *fallbacks) if isinstance(part, nodes.Name)}
+    for test in tree.find_all(nodes.Test):
+        if test.name in _OPTIONAL_TESTS and isinstance(test.node, nodes.Name):
+            optional.add(test.node.name)
+    needed = meta.find_undeclared_variables(tree) - optional
+    return frozenset(needed - set(environment.globals))
