@@ -541,8 +541,10 @@ class _Builder:
             return None
         builder = _Builder(path, (*self.chain, path), self.sources)
         result = builder.included(document)
+        # The schema speaks for an included file too, where the loader said nothing.
+        builder.diagnostics += check_document(document, path, builder.diagnostics)
         self.diagnostics += builder.diagnostics
-        return result
+        return None if builder.diagnostics else result
 
     def step_body(self, data: LocDict, name: str, at: Source) -> Step | None:
         self.check_keys(data, STEP_KEYS, f"step '{name}'", ("name", "request"), INCLUDE_KEYS)
