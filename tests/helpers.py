@@ -1,4 +1,4 @@
-"""Helpers shared by test_expect.py, test_capture.py and test_spec_errors.py.
+"""Helpers shared by the tests.
 
 They drive the real ``apirun`` command (in-process through ``runner.cli.main`` for speed, or
 as a subprocess to prove the real entry point) and read what a user would see.
@@ -23,6 +23,8 @@ __all__ = [
     "line_of",
     "run_cli",
     "run_subprocess",
+    "run_process",
+    "apirun_command",
     "write_spec",
 ]
 
@@ -59,6 +61,26 @@ def run_subprocess(*args: str, cwd: Path | None = None) -> Result:
         capture_output=True,
         text=True,
         env=env,
+        cwd=cwd,
+        timeout=60,
+        check=False,
+    )
+    return Result(done.returncode, done.stdout, done.stderr)
+
+
+def apirun_command() -> list[str]:
+    """The installed console script when there is one, so the real entry point is tested."""
+    script = Path(sys.executable).with_name("apirun")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "runner"]
+
+
+def run_process(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Result:
+    """The installed ``apirun`` command in a child process, with ``env`` added."""
+    done = subprocess.run(
+        [*apirun_command(), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
         cwd=cwd,
         timeout=60,
         check=False,

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from support import apirun_command
+from helpers import apirun_command
 
 e2e = pytest.mark.e2e  # every test that needs a Keystone; the `check` tests at the end do not
 

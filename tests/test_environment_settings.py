@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import socket
 
-from support import run_cli, write_spec
+from helpers import run_cli, write_spec
 
 
 def closed_port() -> int:

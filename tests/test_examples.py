@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from support import run_process
+from helpers import run_process
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 

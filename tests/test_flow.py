@@ -9,7 +9,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from support import line_of, run_cli, write_spec
+from helpers import line_of, run_cli, write_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 LOGIN = """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from support import line_of, run_cli, run_process
+from helpers import line_of, run_cli, run_process
 
 ROOT = Path(__file__).resolve().parent.parent
 USERS_SPEC = ROOT / "specs" / "users.yaml"

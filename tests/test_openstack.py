@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support import run_cli, run_process, write_spec
+from helpers import run_cli, run_process, write_spec
 
 from runner.openstack import EndpointNotFound, endpoint, namespace
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from support import run_cli, run_process, write_spec
+from helpers import run_cli, run_process, write_spec
 
 import runner
 

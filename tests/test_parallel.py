@@ -11,7 +11,7 @@ import json
 import re
 
 import pytest
-from support import run_cli, write_spec
+from helpers import run_cli, write_spec
 
 
 def files(srv, tmp_path, seconds=(0.4, 0.3, 0.2, 0.1)):

@@ -19,7 +19,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from support import line_of, run_cli, run_process, write_spec
+from helpers import line_of, run_cli, run_process, write_spec
 
 from runner.atomicfile import write_atomic
 

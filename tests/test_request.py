@@ -6,7 +6,7 @@ import socket
 import textwrap
 
 import pytest
-from support import run_cli, write_spec
+from helpers import run_cli, write_spec
 
 
 def run(capsys, tmp_path, srv, body: str, *args: str):

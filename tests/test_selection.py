@@ -4,7 +4,7 @@ and the clear errors when a selection matches nothing."""
 from __future__ import annotations
 
 import pytest
-from support import line_of, run_cli, write_spec
+from helpers import line_of, run_cli, write_spec
 
 from runner import load_text
 from runner.selection import Selection, dependencies

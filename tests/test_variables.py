@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from support import line_of, run_cli, write_spec
+from helpers import line_of, run_cli, write_spec
 
 SPEC = """
 base_url: {url}
