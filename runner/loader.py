@@ -561,12 +561,7 @@ class _Builder:
         loop = self.loop(data)
         retry = self.retry(data)
         delay = self.number(data, "delay", 0.0, 3600.0) or 0.0
-        continue_on_failure = False
-        if "continue_on_failure" in data:
-            value = data["continue_on_failure"]
-            where = self.source(data, "continue_on_failure", value=True)
-            if self.expect_type(value, bool, "'continue_on_failure' must be true or false", where):
-                continue_on_failure = value
+        continue_on_failure = self.flag(data, "continue_on_failure", False)
         if request is None:
             return None
         return Step(
@@ -583,6 +578,15 @@ class _Builder:
             continue_on_failure=continue_on_failure,
             tags=tags,
         )
+
+    def flag(self, data: LocDict, key: str, default: bool) -> bool:
+        if key not in data:
+            return default
+        value = data[key]
+        where = self.source(data, key, value=True)
+        if self.expect_type(value, bool, f"'{key}' must be true or false", where):
+            return value
+        return default
 
     def condition(self, data: LocDict, key: str) -> Any:
         """when / until: a Jinja expression, bare or in {{ }}; true and false also do."""
@@ -706,12 +710,7 @@ class _Builder:
             if len(bodies) == 1:
                 body_kind, body = kind, prepared
         timeout = self.timeout(data, "timeout")
-        follow = True
-        if "follow_redirects" in data:
-            value = data["follow_redirects"]
-            at = self.source(data, "follow_redirects", value=True)
-            if self.expect_type(value, bool, "'follow_redirects' must be true or false", at):
-                follow = value
+        follow = self.flag(data, "follow_redirects", True)
         if url is None:
             return None
         return Request(
