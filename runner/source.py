@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Source:
+class Source(NamedTuple):
+    """A position in a spec file. A named tuple, not a dataclass: a spec of thousands of
+    steps makes tens of thousands of them while loading, and a tuple is built in C."""
+
     file: str
     line: int  # 1-based
     column: int = 1  # 1-based
