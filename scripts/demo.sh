@@ -8,11 +8,11 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-if [[ ! -x .venv/bin/apirun ]]; then
-  echo "[demo] installing apirun into .venv" >&2
+if [[ ! -x .venv/bin/python ]]; then
   python3 -m venv .venv
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e .
 fi
+echo "[demo] installing apirun into .venv" >&2  # again each time: quick when up to date
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e .
 
 echo "[demo] starting a local Keystone (first run: about a minute)" >&2
 url="$(bash scripts/keystone/up.sh | tail -n 1)"
