@@ -169,13 +169,11 @@ def _use_color(choice: str, stream: TextIO) -> bool:
     return stream.isatty() and not os.environ.get("NO_COLOR")
 
 
-PROJECT_FILE = "apirun.yaml"
-PROJECT_KEYS = ("setup",)
-
-
 def spec_files(paths: Sequence[str]) -> list[Path]:
     """Files as given; a folder gives its *.yaml and *.yml files, sorted (not recursive),
     except the project file apirun.yaml."""
+    from .project import PROJECT_FILE  # never run as a spec
+
     files: list[Path] = []
     for name in paths:
         path = Path(name)
@@ -198,51 +196,12 @@ def spec_files(paths: Sequence[str]) -> list[Path]:
 
 
 def setup_file(option: str | None, paths: Sequence[str]) -> Path | None:
-    """--setup, else the 'setup:' of the apirun.yaml beside the specs (relative to it)."""
-    if option:
-        if not Path(option).is_file():
-            raise UsageError(f"--setup: no such file: {option}")
-        return Path(option)
-    projects: list[Path] = []
-    for name in paths:
-        folder = Path(name) if Path(name).is_dir() else Path(name).parent
-        candidate = folder / PROJECT_FILE
-        if candidate.is_file() and candidate.resolve() not in [p.resolve() for p in projects]:
-            projects.append(candidate)
-    if not projects:
-        return None
-    if len(projects) > 1:
-        listed = ", ".join(str(p) for p in projects)
-        raise UsageError(f"the specs have different project files ({listed}): run them apart")
-    return _project_setup(projects[0])
-
-
-def _project_setup(project: Path) -> Path | None:
-    from .yamlsource import YAMLSyntaxError, read_yaml_file
+    from .project import ProjectError, setup_for
 
     try:
-        data = read_yaml_file(project)
-    except YAMLSyntaxError as exc:
-        raise UsageError(exc.message) from None
-    if data is None:
-        return None
-    if not isinstance(data, dict):
-        raise UsageError(f"{project}:1: a project file is a mapping (setup: FILE)")
-    for key in data:
-        if key not in PROJECT_KEYS:
-            line = data.key_position(key)[0]
-            keys = ", ".join(PROJECT_KEYS)
-            raise UsageError(f"{project}:{line}: unknown key '{key}' (project file keys: {keys})")
-    setup = data.get("setup")
-    if setup is None:
-        return None
-    line = data.value_position("setup")[0]
-    if not isinstance(setup, str):
-        raise UsageError(f"{project}:{line}: 'setup' takes the path of a spec file")
-    path = Path(os.path.normpath(project.parent / setup))
-    if not path.is_file():
-        raise UsageError(f"{project}:{line}: the setup file {path} does not exist")
-    return path
+        return setup_for(option, paths)
+    except ProjectError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
