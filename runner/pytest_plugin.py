@@ -29,6 +29,8 @@ import pytest
 
 DEFAULT_PATTERNS = ("test_*.yaml", "test_*.yml", "*.apirun.yaml", "*.apirun.yml")
 _SETTINGS = pytest.StashKey["_Settings | str"]()
+# Setup specs already run in this process: path → what they captured, or their failure.
+_SETUPS = pytest.StashKey[dict[str, Any]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -62,6 +64,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="the cloud NAME of clouds.yaml as the 'os' variables, as apirun --os-cloud",
     )
     group.addoption(
+        "--apirun-setup",
+        dest="apirun_setup",
+        metavar="FILE",
+        help="a spec run once (per pytest process) before the specs, whose captures they "
+        "see, as apirun --setup (default: 'setup:' of an apirun.yaml beside a spec)",
+    )
+    group.addoption(
         "--apirun-timeout",
         dest="apirun_timeout",
         type=float,
@@ -78,8 +87,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    if file_path.suffix not in (".yaml", ".yml"):
-        return None
+    if file_path.suffix not in (".yaml", ".yml") or file_path.name == "apirun.yaml":
+        return None  # apirun.yaml is the project file, not a spec
     named = parent.session.isinitpath(file_path)
     if not named and not matches(file_path, patterns(parent.config)):
         return None
@@ -181,6 +190,38 @@ def _settings(config: pytest.Config) -> _Settings:
     return found
 
 
+def _setup_captures(config: pytest.Config, spec_path: Path, settings: _Settings) -> dict[str, Any]:
+    """Run the spec's setup once per pytest process (each xdist worker runs it once) and
+    give back what it captured; a failed setup fails every spec that needs it."""
+    from runner.engine import run_spec
+    from runner.errors import SpecError
+    from runner.loader import load_file
+    from runner.project import ProjectError, setup_for
+    from runner.report.console import Style, format_spec_error
+
+    try:
+        setup = setup_for(config.getoption("apirun_setup"), [spec_path])
+    except ProjectError as exc:
+        pytest.fail(f"apirun: {exc}", pytrace=False)
+    if setup is None:
+        return {}
+    done = config.stash.setdefault(_SETUPS, {})
+    key = str(setup.resolve())
+    if key not in done:
+        try:
+            result = run_spec(load_file(shown_path(setup, config)), settings.options)
+        except SpecError as exc:
+            done[key] = format_spec_error(exc, Style(False))
+        else:
+            done[key] = result if not result.passed else dict(result.captured)
+    outcome = done[key]
+    if isinstance(outcome, str):
+        pytest.fail(f"apirun: the setup {setup} is not a valid spec:\n{outcome}", pytrace=False)
+    if not isinstance(outcome, dict):
+        raise SpecFailed(outcome, settings.secrets | outcome.secrets)
+    return outcome
+
+
 class SpecItem(pytest.Item):
     """A spec file run as one test: all its steps, in order, over one HTTP session."""
 
@@ -191,10 +232,16 @@ class SpecItem(pytest.Item):
         self.extra_keyword_matches.update(tags)
 
     def runtest(self) -> None:
+        from dataclasses import replace
+
         from runner.engine import run_spec
 
         settings = _settings(self.config)
-        result = run_spec(self.spec, settings.options)
+        options = settings.options
+        captured = _setup_captures(self.config, self.path, settings)
+        if captured:
+            options = replace(options, variables={**options.variables, **captured})
+        result = run_spec(self.spec, options)
         if not result.passed:
             raise SpecFailed(result, settings.secrets | result.secrets)
 

@@ -266,3 +266,32 @@ def test_a_failing_example_is_a_failed_testcase_with_its_message(srv, tmp_path):
         "step 'get token' failed: status: expected 201, got 401"
     )
     assert "--> specs/users.yaml:" in failure.text
+
+
+def test_the_project_files_setup_runs_once_per_process_under_pytest(srv, tmp_path):
+    report = tmp_path / "junit.xml"
+    done = pytest_in_repo(
+        srv, "specs/flow/", "--apirun-glob", "flow/*.yaml", "-p", "no:xdist", f"--junitxml={report}"
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 passed" in done.stdout  # apirun.yaml itself is not collected
+    assert len(srv.app.find("POST", "/v3/auth/tokens")) == 1  # the setup, once for both files
+    assert srv.app.servers == {}  # the flow examples cleaned up after themselves
+
+
+def test_a_failed_setup_fails_the_specs_that_need_it(srv, tmp_path):
+    done = pytest_in_repo(
+        srv,
+        "specs/flow/",
+        "--apirun-glob",
+        "flow/*.yaml",
+        "-p",
+        "no:xdist",
+        "--apirun-var",
+        "password=wrong",
+    )
+    assert done.returncode == 1
+    assert "2 failed" in done.stdout
+    assert "step 'get token' failed" in done.stdout
+    assert len(srv.app.find("POST", "/v3/auth/tokens")) == 1  # not retried per spec
+    assert len(srv.app.requests) == 1
