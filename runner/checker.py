@@ -66,6 +66,7 @@ def check_spec(spec: Spec, given: Iterable[str] = ()) -> list[Diagnostic]:
     # for a capture (the engine leaves it out until the variable exists).
     every_capture = set(later)
     report(_uses(spec.base_url), defined, None)
+    report(_uses(spec.defaults.verify), defined, None)
     report(_uses(spec.defaults.headers), defined | every_capture, None)
 
     def walk(items: tuple[Item, ...], known: set[str], cleanup: bool) -> set[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode
 
@@ -118,11 +119,19 @@ def run_spec(
     try:
         scope = initial_scope(spec, options.variables)
     except TemplateError as exc:
-        result.error = StepError(ErrorKind.SPEC, exc.message, exc.source or spec_source(spec))
+        result.error = _spec_error_at(exc, spec)
         scope = None
     if scope is not None:
         result.secrets |= secrets_in_variables(scope)
-        with Transport(spec.defaults.verify, spec.defaults.max_body_mb) as transport:
+        verify = spec.defaults.verify
+        if isinstance(verify, templating.Dynamic):
+            try:
+                verify = rendered_verify(spec, templating.render(verify, scope))
+            except TemplateError as exc:
+                result.error = _spec_error_at(exc, spec)
+                scope = None
+    if scope is not None:
+        with Transport(verify, spec.defaults.max_body_mb) as transport:
             run = _FileRun(spec, options, listener, transport, result, scope)
             run.items(spec.steps)
             run.items(spec.finally_steps, cleanup=True)
@@ -130,6 +139,28 @@ def run_spec(
     if listener:
         listener.file_finished(result)
     return result
+
+
+def rendered_verify(spec: Spec, value: Any) -> bool | str:
+    """A templated ``verify`` after rendering: a boolean, or a CA bundle that must exist
+    (relative to the spec file); empty means the default, true."""
+    if isinstance(value, bool):
+        return value
+    text = templating.to_text(value).strip()
+    if text.lower() in ("", "true"):
+        return True
+    if text.lower() == "false":
+        return False
+    path = Path(spec.path).parent / Path(text).expanduser()
+    if not path.exists():
+        source = spec.defaults.verify.source
+        raise TemplateError(f"no CA bundle {text} (looked for {path})", source)
+    return str(path)
+
+
+def _spec_error_at(exc: TemplateError, spec: Spec) -> StepError:
+    undefined = isinstance(exc, UndefinedVariableError)
+    return StepError(ErrorKind.SPEC, exc.message, exc.source or spec_source(spec), undefined)
 
 
 def spec_source(spec: Spec) -> Source:

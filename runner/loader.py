@@ -367,7 +367,7 @@ class _Builder:
         self.check_keys(data, DEFAULTS_KEYS, "'defaults'")
         headers = self.headers(data["headers"], data, "headers") if "headers" in data else None
         timeout = self.timeout(data, "defaults.timeout")
-        verify: bool | str = True
+        verify: Any = True
         if "verify" in data:
             verify = self.verify(data["verify"], self.source(data, "verify", value=True))
         max_body = DEFAULT_MAX_BODY_MB
@@ -382,7 +382,7 @@ class _Builder:
                 max_body = float(value)
         return Defaults(headers=headers, timeout=timeout, verify=verify, max_body_mb=max_body)
 
-    def verify(self, value: Any, at: Source) -> bool | str:
+    def verify(self, value: Any, at: Source) -> Any:
         """true, false, or a CA bundle (a file, or a folder of certificates) that must exist;
         a relative path is relative to the spec file, wherever apirun runs from."""
         if isinstance(value, bool):
@@ -392,6 +392,8 @@ class _Builder:
                 f"'verify' takes true, false or the path of a CA bundle, found {value!r}", at
             )
             return True
+        if templating.has_template_syntax(value):  # "{{ os.cacert | default(true) }}"
+            return self.prepare(value, at)  # checked when the file starts
         path = Path(self.path).parent / Path(value).expanduser()
         if not path.exists():
             self.error(f"no CA bundle {value} (looked for {path})", at)

@@ -121,7 +121,7 @@ class Variable:
 class Defaults:
     headers: Any = None
     timeout: float | None = None
-    verify: bool | str = True
+    verify: Any = True  # true, false, a CA bundle path, or a template giving one of them
     max_body_mb: float = DEFAULT_MAX_BODY_MB
 
 

@@ -273,3 +273,28 @@ def test_a_missing_ca_bundle_is_a_spec_error(tls_faults, tmp_path, capsys, comma
     assert f"no CA bundle certs/ca.pem (looked for {tmp_path}/certs/ca.pem)" in result.err
     assert_points(result.err, spec, line_of(spec, "verify"), 20)
     assert len(tls_faults.paths) == sent
+
+
+def test_verify_can_come_from_the_os_variables(tls_faults, certificate, tmp_path, capsys):
+    """--os-cloud's cacert (here OS_CACERT) reaches verify through a template."""
+    spec = write_spec(
+        tmp_path,
+        f"""
+        defaults: {{verify: "{{{{ os.cacert | default(true) }}}}"}}
+        steps:
+          - name: verified
+            request: {{url: "{tls_faults.url}/ok"}}
+        """,
+    )
+    without = run_cli(capsys, str(spec))  # default(true): the self-signed certificate fails
+    assert without.code == 1
+    assert "certificate" in without.out
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OS_CACERT", str(certificate[0]))
+        trusted = run_cli(capsys, str(spec))
+    assert trusted.code == 0, trusted.text
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OS_CACERT", str(tmp_path / "missing.pem"))
+        missing = run_cli(capsys, str(spec))
+    assert missing.code == 2
+    assert "no CA bundle" in missing.out and "missing.pem" in missing.out
