@@ -28,6 +28,7 @@ examples:
   apirun specs/ --jobs 4 --fail-fast          4 files at a time; start no new file after a failure
   apirun specs/ --tag smoke                   only steps tagged smoke (and the steps they need)
   apirun specs/users.yaml --step 'list users' one step, after the steps it takes captures from
+  apirun --dry-run specs/users.yaml           print every request, rendered; nothing is sent
   apirun check specs/                         validate only: nothing is sent
   apirun check --var password=x specs/        ...knowing the variables given on the command line
   apirun schema > apirun.schema.json          the spec format's JSON Schema, for editors
@@ -84,6 +85,13 @@ def _parser(command: str) -> argparse.ArgumentParser:
             type=_positive_float,
             metavar="SECONDS",
             help="request timeout (default 30; a step's own timeout still wins)",
+        )
+        parser.add_argument(
+            "-n",
+            "--dry-run",
+            action="store_true",
+            help="load, check and render every request in order and print it; send nothing "
+            "(values only a response could give show as <capture NAME from step 'STEP'>)",
         )
         parser.add_argument(
             "-v",
@@ -318,6 +326,8 @@ def _run(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise UsageError(str(exc)) from None
     specs = [spec for spec in specs if selection.selects(spec)]
     secrets = secrets_in_variables(variables)
+    if options.dry_run:
+        return _dry_run(options, specs, setup_spec, variables, selection, out)
     console = GroupedConsole(
         out,
         Style(_use_color(options.color, out)),
@@ -349,6 +359,31 @@ def _run(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     console.summary(result)
     _write_reports(reports, result, secrets)
     return result.exit_code
+
+
+def _dry_run(
+    options: argparse.Namespace,
+    specs: list[Any],
+    setup: Any,
+    variables: dict[str, Any],
+    selection: Any,
+    out: TextIO,
+) -> int:
+    """Print what a run would send: 0 when every request renders, 2 when one cannot."""
+    from .dryrun import plan_files
+    from .engine import RunOptions
+    from .masking import secrets_in_variables
+    from .report.console import Style
+    from .report.plan import format_plan
+
+    run_options = RunOptions(
+        variables, options.timeout, selection=selection if selection.active else None
+    )
+    planned = plan_files(specs, run_options, setup)
+    style = Style(_use_color(options.color, out))
+    secrets = secrets_in_variables(variables)
+    out.write(format_plan(planned, style, secrets, options.show_secrets) + "\n")
+    return EXIT_USAGE if any(file.problems for file in planned) else EXIT_OK
 
 
 def _given_variables(options: argparse.Namespace, with_cloud: bool = True) -> dict[str, Any]:

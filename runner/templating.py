@@ -289,7 +289,10 @@ def _endpoint(
     catalog: Any, service_type: str, interface: str = "public", region: str | None = None
 ) -> str:
     from .openstack import EndpointNotFound, endpoint
+    from .unknown import Unknown
 
+    if isinstance(catalog, Unknown):  # a dry run: the catalog comes with a response
+        return catalog.derive(f" | endpoint('{service_type}')")
     try:
         return endpoint(catalog, service_type, interface, region)
     except EndpointNotFound as exc:

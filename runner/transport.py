@@ -163,8 +163,17 @@ def _mib(size: int) -> str:
     return f"{size / MIB:.3g} MiB"
 
 
+def preview(request: HttpRequest) -> SentRequest:
+    """What ``send`` would put on the wire, without sending it (``apirun run --dry-run``)."""
+    with Transport() as transport:
+        return _as_sent(transport._prepare(request, None))
+
+
 def _sent(raw: requests.Response) -> SentRequest:
-    first = raw.history[0].request if raw.history else raw.request
+    return _as_sent(raw.history[0].request if raw.history else raw.request)
+
+
+def _as_sent(first: requests.PreparedRequest) -> SentRequest:
     body = first.body
     if isinstance(body, str):
         body = body.encode("utf-8")
