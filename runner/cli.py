@@ -7,11 +7,13 @@ so ``--help`` and ``--version`` answer at once.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from . import __version__
 
@@ -30,7 +32,9 @@ examples:
   apirun specs/users.yaml --step 'list users' one step, after the steps it takes captures from
   apirun --dry-run specs/users.yaml           print every request, rendered; nothing is sent
   apirun check specs/                         validate only: nothing is sent
-  apirun check --var password=x specs/        ...knowing the variables given on the command line
+  apirun check --setup login.yaml specs/      ...knowing the variables a setup, --var,
+                                              --vars-file or --os-cloud give
+  apirun --color never check specs/           options go before or after the command
   apirun schema > apirun.schema.json          the spec format's JSON Schema, for editors
 
 exit codes: 0 all steps passed, 1 a step failed, 2 a spec or usage error (nothing sent)
@@ -41,123 +45,201 @@ class UsageError(Exception):
     pass
 
 
-def _parser(command: str) -> argparse.ArgumentParser:
-    prog = "apirun" if command == "run" else f"apirun {command}"
-    description = (
-        "Run HTTP requests described in YAML spec files and check the responses."
-        if command == "run"
-        else "Check spec files (shape, keys, templates, variables, JSONPath, regex) without "
-        "sending anything."
-    )
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        description=description,
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error in one line (the command's own error form)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"apirun: error: {message} (see {self.prog} --help)\n")
+
+
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: ``apirun NAME …``. Adding one is one entry in COMMANDS."""
+
+    name: str
+    help: str
+    description: str
+    arguments: Callable[[argparse.ArgumentParser], None]
+    handler: Callable[[argparse.Namespace, TextIO, TextIO], int]
+
+
+def _paths(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="FILE_OR_DIR", help="spec files or folders")
-    parser.add_argument("--version", action="version", version=f"apirun {__version__}")
-    parser.add_argument(
+
+
+def _variables(parser: argparse.ArgumentParser) -> None:
+    """The options that decide which variables exist: run and check both take them."""
+    group = parser.add_argument_group("variables")
+    group.add_argument(
         "--var",
         action="append",
         default=[],
         metavar="NAME=VALUE",
         help="set a variable (repeatable; beats --vars-file and the file's vars)",
     )
-    parser.add_argument(
+    group.add_argument(
         "--vars-file", metavar="FILE", help="YAML mapping of variables (beats the file's vars)"
     )
-    if command == "run":
-        parser.add_argument(
-            "--setup",
-            metavar="FILE",
-            help="a spec run once before all files (a login); its captures are visible in "
-            "every file (default: 'setup:' of an apirun.yaml beside the specs)",
-        )
-        parser.add_argument(
-            "--os-cloud",
-            metavar="NAME",
-            help="read cloud NAME from clouds.yaml (and secure.yaml) into the 'os' variables; "
-            "default $OS_CLOUD",
-        )
-        parser.add_argument(
-            "--timeout",
-            type=_positive_float,
-            metavar="SECONDS",
-            help="request timeout (default 30; a step's own timeout still wins)",
-        )
-        parser.add_argument(
-            "-n",
-            "--dry-run",
-            action="store_true",
-            help="load, check and render every request in order and print it; send nothing "
-            "(values only a response could give show as <capture NAME from step 'STEP'>)",
-        )
-        parser.add_argument(
-            "-v",
-            "--verbose",
-            action="store_true",
-            help="print request and response headers and bodies of every step",
-        )
-        parser.add_argument(
-            "--show-secrets",
-            action="store_true",
-            help="print tokens and passwords in clear (they are masked as *** by default; "
-            "never in --junit and --report-json reports)",
-        )
-        parser.add_argument(
-            "--junit", metavar="FILE", help="write a JUnit XML report (a test suite per file)"
-        )
-        parser.add_argument(
-            "--report-json", metavar="FILE", help="write every step's results as JSON"
-        )
-        parser.add_argument(
-            "-j",
-            "--jobs",
-            type=_positive_int,
-            default=1,
-            metavar="N",
-            help="run N spec files at a time (default 1); each file's output is printed "
-            "as one block when it is done, in the order the files were given",
-        )
-        parser.add_argument(
-            "-x",
-            "--fail-fast",
-            action="store_true",
-            help="start no more files after one has failed",
-        )
-        parser.add_argument(
-            "--tag",
-            action="append",
-            default=[],
-            metavar="TAG",
-            help="run only the steps having TAG, or in a file having it, and the steps they "
-            "need for captures (repeatable; TAG,TAG for any of several)",
-        )
-        parser.add_argument(
-            "--step",
-            action="append",
-            default=[],
-            metavar="NAME",
-            help="run only the step NAME, after the earlier steps it needs for captures "
-            "(repeatable)",
-        )
+    group.add_argument(
+        "--setup",
+        metavar="FILE",
+        help="a spec run once before all files (a login); its captures are visible in "
+        "every file (default: 'setup:' of an apirun.yaml beside the specs)",
+    )
+    group.add_argument(
+        "--os-cloud",
+        metavar="NAME",
+        help="read cloud NAME from clouds.yaml (and secure.yaml) into the 'os' variables; "
+        "default $OS_CLOUD",
+    )
+
+
+def _color(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--color",
         choices=("auto", "always", "never"),
         default="auto",
         help="colour output (auto: only on a terminal, and never when NO_COLOR is set)",
     )
+
+
+def _check_arguments(parser: argparse.ArgumentParser) -> None:
+    _paths(parser)
+    _variables(parser)
+    _color(parser)
+
+
+def _run_arguments(parser: argparse.ArgumentParser) -> None:
+    _check_arguments(parser)
+    parser.add_argument(
+        "--timeout",
+        type=_timeout,
+        metavar="SECONDS",
+        help="request timeout (default 30; a step's own timeout still wins)",
+    )
+    parser.add_argument(
+        "-n",
+        "--dry-run",
+        action="store_true",
+        help="load, check and render every request in order and print it; send nothing "
+        "(values only a response could give show as <capture NAME from step 'STEP'>)",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="print request and response headers and bodies of every step",
+    )
+    parser.add_argument(
+        "--show-secrets",
+        action="store_true",
+        help="print tokens and passwords in clear (they are masked as *** by default; "
+        "never in --junit and --report-json reports)",
+    )
+    parser.add_argument(
+        "--junit", metavar="FILE", help="write a JUnit XML report (a test suite per file)"
+    )
+    parser.add_argument("--report-json", metavar="FILE", help="write every step's results as JSON")
+    parser.add_argument(
+        "-j",
+        "--jobs",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="run N spec files at a time (default 1); each file's output is printed "
+        "as one block when it is done, in the order the files were given",
+    )
+    parser.add_argument(
+        "-x",
+        "--fail-fast",
+        action="store_true",
+        help="start no more files after one has failed",
+    )
+    parser.add_argument(
+        "--tag",
+        action="append",
+        default=[],
+        metavar="TAG",
+        help="run only the steps having TAG, or in a file having it, and the steps they "
+        "need for captures (repeatable; TAG,TAG for any of several)",
+    )
+    parser.add_argument(
+        "--step",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="run only the step NAME, after the earlier steps it needs for captures (repeatable)",
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="apirun",
+        description="Run HTTP requests described in YAML spec files and check the responses.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"apirun {__version__}")
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", title="commands (default: run)"
+    )
+    for command in COMMANDS:
+        sub = commands.add_parser(
+            command.name,
+            help=command.help,
+            description=command.description,
+            epilog=EXAMPLES if command.name == "run" else None,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        sub.add_argument("--version", action="version", version=f"apirun {__version__}")
+        command.arguments(sub)
+        sub.set_defaults(handler=command.handler)
     return parser
 
 
-def _positive_float(text: str) -> float:
+def _command_first(args: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """The arguments with the subcommand first, so options may come before it
+    (``apirun --color never check specs/``); without one, the command is ``run``.
+
+    The subcommand is the first word that is not an option or an option's value.
+    """
+    names = {command.name for command in COMMANDS}
+    takes_value = _options_taking_values(parser)
+    index = 0
+    while index < len(args):
+        word = args[index]
+        if word == "--":
+            break
+        if word.startswith("-") and word != "-":
+            index += 2 if word in takes_value else 1
+            continue
+        if word in names:
+            return [word, *args[:index], *args[index + 1 :]]
+        break
+    if index >= len(args) and ("-h" in args or "--help" in args):
+        return ["--help"]  # apirun --help: the overview of the commands
+    return ["run", *args]
+
+
+def _options_taking_values(parser: argparse.ArgumentParser) -> set[str]:
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    found: set[str] = set()
+    for sub in subparsers.choices.values():
+        for action in sub._actions:
+            if action.option_strings and action.nargs != 0:
+                found.update(action.option_strings)
+    return found
+
+
+def _timeout(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be more than 0")
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(
+            f"takes a number of seconds more than 0, such as 30 or 2.5, got {text!r}"
+        )
     return value
 
 
@@ -213,19 +295,16 @@ def setup_file(option: str | None, paths: Sequence[str]) -> Path | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if args and args[0] == "schema":
-        return _print_schema(args[1:], sys.stdout)
-    command = "run"
-    if args and args[0] in ("run", "check"):
-        command = args.pop(0)
-    parser = _parser(command)
-    options = parser.parse_args(args)
+    parser = _parser()
+    options = parser.parse_args(
+        _command_first(list(sys.argv[1:] if argv is None else argv), parser)
+    )
+    if options.command is None:
+        parser.print_help()
+        return EXIT_USAGE
     out, err = sys.stdout, sys.stderr
     try:
-        if command == "check":
-            return _check(options, out, err)
-        return _run(options, out, err)
+        return int(options.handler(options, out, err))
     except UsageError as exc:
         err.write(f"apirun: error: {exc}\n")
         return EXIT_USAGE
@@ -239,13 +318,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
 
 
-def _print_schema(args: Sequence[str], out: TextIO) -> int:
+def _print_schema(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``apirun schema``: the spec format's JSON Schema, for editors (docs/format.md)."""
-    argparse.ArgumentParser(
-        prog="apirun schema",
-        description="Print the JSON Schema of the spec format (draft-07), to point an editor "
-        "at: apirun schema > apirun.schema.json",
-    ).parse_args(args)
     out.write((Path(__file__).parent / "schema" / "apirun.schema.json").read_text("utf-8"))
     return EXIT_OK
 
@@ -290,8 +364,8 @@ def _load_all(
 
 def _check(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     files = spec_files(options.paths)
-    setup = setup_file(None, options.paths)
-    variables = _given_variables(options, with_cloud=False)
+    setup = setup_file(options.setup, options.paths)
+    variables = _given_variables(options)
     color = _use_color(options.color, err)
     loaded = _load_all([setup, *files] if setup else files, err, color, variables, bool(setup))
     if loaded is None:
@@ -386,13 +460,12 @@ def _dry_run(
     return EXIT_USAGE if any(file.problems for file in planned) else EXIT_OK
 
 
-def _given_variables(options: argparse.Namespace, with_cloud: bool = True) -> dict[str, Any]:
+def _given_variables(options: argparse.Namespace) -> dict[str, Any]:
     from .variables import VariablesError, given_variables, openstack_variables
 
     try:
         variables = given_variables(options.var, options.vars_file)
-        if with_cloud:
-            variables["os"] = openstack_variables(options.os_cloud)
+        variables["os"] = openstack_variables(options.os_cloud)
     except VariablesError as exc:
         raise UsageError(str(exc)) from None
     return variables
@@ -445,6 +518,33 @@ def _write_reports(reports: dict[str, Path], result: Any, secrets: set[str]) -> 
             write_atomic(path, content)
         except OSError as exc:
             raise UsageError(f"cannot write {flag} {path}: {exc.strerror or exc}") from None
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "run",
+        "run spec files (the default: apirun FILE means apirun run FILE)",
+        "Run HTTP requests described in YAML spec files and check the responses.",
+        _run_arguments,
+        _run,
+    ),
+    Command(
+        "check",
+        "check spec files without sending anything",
+        "Check spec files (shape, keys, templates, variables, JSONPath, regex) without "
+        "sending anything. Takes the options that decide which variables exist, as run does.",
+        _check_arguments,
+        _check,
+    ),
+    Command(
+        "schema",
+        "print the spec format's JSON Schema",
+        "Print the JSON Schema of the spec format (draft-07), to point an editor at: "
+        "apirun schema > apirun.schema.json",
+        _color,
+        _print_schema,
+    ),
+)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -13,6 +13,8 @@ from typing import Any
 from .errors import ApirunError
 
 _NAME = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
+# Words a template reads as values, so a variable of that name could never be used.
+_LITERALS = frozenset({"true", "false", "none", "True", "False", "None", "and", "or", "not"})
 
 
 class VariablesError(ApirunError):
@@ -35,6 +37,8 @@ def given_variables(
             raise VariablesError(
                 f"{var_flag} takes NAME=VALUE with NAME a plain name, got {item!r}"
             )
+        if name in reserved_names():
+            raise VariablesError(f"{var_flag} {item}: {_reserved(name)}")
         variables[name] = value
     return variables
 
@@ -54,7 +58,25 @@ def read_vars_file(name: str, flag: str = "--vars-file") -> dict[str, Any]:
         if not isinstance(key, str) or not _NAME.match(key):
             line = data.key_position(key)[0]
             raise VariablesError(f"{name}:{line}: {key!r} is not a valid variable name")
+        if key in reserved_names():
+            line = data.key_position(key)[0]
+            raise VariablesError(f"{name}:{line}: {_reserved(key)}")
     return dict(data)
+
+
+def reserved_names() -> frozenset[str]:
+    """What a spec may not name a variable (the loader's rule), nor --var or --vars-file."""
+    from .loader import RESERVED_NAMES
+
+    return RESERVED_NAMES | _LITERALS
+
+
+def _reserved(name: str) -> str:
+    if name == "os":
+        return "'os' is reserved: it holds the cloud's settings (--os-cloud, OS_* variables)"
+    if name in _LITERALS:
+        return f"'{name}' is a literal in templates, not a variable name"
+    return f"'{name}' is reserved: apirun itself provides it in templates"
 
 
 def openstack_variables(cloud: str | None, flag: str = "--os-cloud") -> dict[str, Any]:
