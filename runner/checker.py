@@ -2,7 +2,8 @@
 
 A variable is defined by the file's ``vars`` (those above it, for a variable's own value),
 ``--vars-file`` and ``--var``, ``env`` and ``os``, the names the engine provides, or a
-``capture`` of an earlier step (or of the same step, for its expectations). A misspelt
+``capture`` of an earlier step (or of the same step, for the captures below it and its
+``retry.until``; its checks see the variables from before the step). A misspelt
 ``{{ tokn }}`` is reported with its line, its step and the nearest defined name, before
 anything is sent; so is a capture used before the step that takes it.
 
@@ -94,8 +95,8 @@ def check_spec(spec: Spec, given: Iterable[str] = ()) -> list[Diagnostic]:
             for capture in item.captures:  # each can use the captures above it in its step
                 report(_uses(capture.query.argument), captured, name)
                 captured.add(capture.name)
-            for expectation in item.expectations:
-                report(_uses(expectation.expected), captured, name)
+            for expectation in item.expectations:  # they see the variables from before the step
+                report(_uses(expectation.expected), known, name)
             if item.retry is not None:
                 report(_uses(item.retry.until), captured, name)
             known = captured
@@ -131,7 +132,10 @@ def _hint(
 ) -> str:
     step = later.get(name)
     if step is not None and step.name == current:
-        return "this step captures it from its response: only its expectations can use it"
+        return (
+            "this step captures it: its own checks see the variables as they were before "
+            "the step, the steps after it see the capture"
+        )
     if step is not None:
         return f"it is captured only later, by step '{step.name}' (line {step.source.line})"
     if name in vars_below:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode
 
 from . import templating
-from .errors import TemplateError, TransportError, UndefinedVariableError
+from .errors import ResponseDataError, TemplateError, TransportError, UndefinedVariableError
 from .masking import secrets_in_headers, secrets_in_variables
 from .messages import BodyNotJSON, Headers, HttpRequest, Response, SentRequest
 from .model import DEFAULT_TIMEOUT, Capture, Expectation, Include, Item, Spec, Step
@@ -176,13 +176,15 @@ def initial_scope(spec: Spec, given: Mapping[str, Any]) -> dict[str, Any]:
     return scope
 
 
-class ResponseView:
+class ResponseView(templating.ResponseReader):
     """``response`` in templates: the last response, read-only."""
 
-    __slots__ = ("_response",)
+    __slots__ = ("_response", "_headers")
+    attributes = ("status", "reason", "url", "headers", "json", "text", "elapsed_ms")
 
     def __init__(self, response: Response):
         self._response = response
+        self._headers: dict[str, str] | None = None
 
     @property
     def status(self) -> int:
@@ -199,7 +201,9 @@ class ResponseView:
     @property
     def headers(self) -> dict[str, str]:
         """Lower-case names: ``response.headers['x-subject-token']``."""
-        return self._response.headers.as_dict()
+        if self._headers is None:
+            self._headers = self._response.headers.as_dict()
+        return self._headers
 
     @property
     def text(self) -> str:
@@ -217,8 +221,45 @@ class ResponseView:
     def elapsed_ms(self) -> float:
         return self._response.elapsed_ms
 
+    def locate(self, container: Any, name: Any, text: str) -> str | None:
+        """Where a failed lookup was made, when it was made inside this response."""
+        if self._headers is not None and container is self._headers:
+            return f"the response has no header {name!r}"
+        try:
+            body = self._response.json()
+        except BodyNotJSON as exc:
+            if container is None and "response.json" in text:
+                return f"{exc}: it has no {name!r}"
+            return None
+        path = _path_to(body, container)
+        if path is None:
+            return None
+        inside = f"{path}[{name}]" if isinstance(name, int) else _json_path(path, str(name))
+        return f"the response has nothing at {inside}"
+
     def __repr__(self) -> str:
         return f"<response {self._response.status}>"
+
+
+def _path_to(document: Any, target: Any, limit: int = 100_000) -> str | None:
+    """The JSONPath of ``target`` (by identity) inside a parsed JSON document, if it is there."""
+    pending: list[tuple[Any, str]] = [(document, "$")]
+    while pending and limit > 0:
+        limit -= 1
+        node, path = pending.pop()
+        if node is target:
+            return path
+        if isinstance(node, dict):
+            pending += [(value, _json_path(path, str(key))) for key, value in node.items()]
+        elif isinstance(node, list):
+            pending += [(value, f"{path}[{i}]") for i, value in enumerate(node)]
+    return None
+
+
+def _json_path(path: str, key: str) -> str:
+    if key.isidentifier():
+        return f"{path}.{key}"
+    return f"{path}[{key!r}]"
 
 
 class _FileRun:
@@ -303,14 +344,13 @@ class _FileRun:
 
     def step(self, step: Step, cleanup: bool) -> None:
         name = step.prefix + step.name
-        if step.when is not None:
-            try:
-                run_it = step.when if isinstance(step.when, bool) else self.evaluate(step.when)
-            except TemplateError as exc:
-                self.record(step, self._template_problem(step, exc, cleanup, name), cleanup)
-                return
-            if not run_it:
-                self.record(step, self._skipped(step, f"when: {step.when_text} is false"), cleanup)
+        # ``when`` is evaluated for each item when it reads item or index (as Ansible does);
+        # otherwise once, before the loop, so that it can guard the loop's own expression.
+        per_item = step.loop is not None and _reads_item(step.when)
+        if step.when is not None and not per_item:
+            skipped = self.unless(step, name, cleanup)
+            if skipped is not None:
+                self.record(step, skipped, cleanup)
                 return
         if step.loop is None:
             self.record(step, self.attempts(step, name, cleanup), cleanup)
@@ -330,7 +370,9 @@ class _FileRun:
                 self.record(step, self._skipped(step, f"step '{self.stopped_by}' failed", label))
                 continue
             self.scope["item"], self.scope["index"] = value, index
-            done = self.attempts(step, label, cleanup)
+            done = self.unless(step, label, cleanup) if per_item else None
+            if done is None:
+                done = self.attempts(step, label, cleanup)
             for capture in done.captures:
                 if capture.error is None:
                     collected[capture.name].append(capture.value)
@@ -339,6 +381,16 @@ class _FileRun:
         self.scope.pop("index", None)
         self.scope.update(collected)  # a loop step's captures: one list per name
         self.result.captured.update(collected)
+
+    def unless(self, step: Step, name: str, cleanup: bool) -> StepResult | None:
+        """The result of a step (or iteration) that ``when`` leaves out, or None to run it."""
+        try:
+            run_it = step.when if isinstance(step.when, bool) else self.evaluate(step.when)
+        except TemplateError as exc:
+            return self._template_problem(step, exc, cleanup, name)
+        if run_it:
+            return None
+        return self._skipped(step, f"when: {step.when_text} is false", name)
 
     def loop_values(self, step: Step) -> list[Any]:
         values = templating.render(step.loop, self.scope)
@@ -383,11 +435,17 @@ class _FileRun:
                 if cleanup and result.error.undefined:
                     return self._skipped(step, f"not run: {result.error.message}", name)
                 return result  # a template problem: trying again cannot help
-            if self._done(step, result) or attempt == total:
+            try:
+                done = self._done(step, result)
+            except TemplateError as exc:  # an ``until`` that cannot be evaluated: say why, now
+                result.outcome = Outcome.ERROR
+                result.error = _spec_error(exc, step, ErrorKind.RESPONSE)
+                done = True
+            if done or attempt == total:
                 break
             time.sleep(wait)
             wait *= retry.backoff if retry else 1.0
-        if retry is not None and retry.until is not None and not self._done(step, result):
+        if retry is not None and retry.until is not None and not done:
             result.outcome = Outcome.FAILED
             result.expectations.append(
                 ExpectationResult(
@@ -409,14 +467,16 @@ class _FileRun:
         return result
 
     def _done(self, step: Step, result: StepResult) -> bool:
+        """Whether to stop trying; raises TemplateError when ``until`` cannot be evaluated."""
         if step.retry is not None and step.retry.until is not None:
             if result.response is None or isinstance(step.retry.until, bool):
                 return bool(step.retry.until) and result.response is not None
-            try:
-                return self.evaluate(step.retry.until, result.response)
-            except TemplateError:
-                return False
+            return self.evaluate(step.retry.until, result.response)
         return result.outcome is Outcome.PASSED
+
+
+def _reads_item(condition: Any) -> bool:
+    return bool(templating.referenced_names(condition) & {"item", "index"})
 
 
 def run_step(
@@ -448,9 +508,11 @@ def run_step(
     secrets |= secrets_in_headers(response.headers)
     try:
         view = ResponseView(response)
-        captured = _capture(step.captures, response, {**scope, "response": view}, result)
+        local = {**scope, "response": view}
+        captured = _capture(step.captures, response, local, result)
         secrets |= secrets_in_variables(captured)
-        local = {**scope, **captured, "response": view}
+        # The checks see the variables as they were before this step: a re-captured name
+        # (gen: {gt: "{{ gen }}"}) compares the new value with the old one.
         result.expectations = [_expect(e, response, local) for e in step.expectations]
     except TemplateError as exc:
         result.outcome = Outcome.ERROR
@@ -462,9 +524,15 @@ def run_step(
     return _finish(result, started)
 
 
-def _spec_error(exc: TemplateError, step: Step) -> StepError:
+def _spec_error(exc: TemplateError, step: Step, otherwise: ErrorKind = ErrorKind.SPEC) -> StepError:
+    """A template that failed: a spec error, unless the run's data was missing what it read
+    (or, for ``until``, the expression failed on the response: ``otherwise``)."""
     undefined = isinstance(exc, UndefinedVariableError)
-    return StepError(ErrorKind.SPEC, exc.message, exc.source or step.source, undefined)
+    if isinstance(exc, ResponseDataError):
+        kind = ErrorKind.RESPONSE
+    else:
+        kind = ErrorKind.SPEC if undefined else otherwise
+    return StepError(kind, exc.message, exc.source or step.source, undefined)
 
 
 def _finish(result: StepResult, started: float) -> StepResult:
@@ -515,6 +583,10 @@ def render_request(
     if kind is None:
         return request
     body = templating.render(spec_request.body, scope)
+    if kind == "json" and body is None:  # requests sends nothing for json=None; null it is
+        if not any(name.lower() == "content-type" for name in headers):
+            headers["Content-Type"] = "application/json"
+        return replace(request, data=b"null", headers=headers)
     if kind == "json":
         return replace(request, json=body, has_json=True)
     if kind == "data":

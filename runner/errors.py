@@ -55,6 +55,12 @@ class UndefinedVariableError(TemplateError):
     """A template used a name that is not defined (yet): a typo, or a capture not made."""
 
 
+class ResponseDataError(TemplateError):
+    """A template needed a value that only the run can give and did not get it (a field the
+    response lacks, a service its catalog lacks): the step fails (exit 1), the spec may be
+    right."""
+
+
 class TransportError(ApirunError):
     """The request never got a complete response: refused, timed out, TLS, broken body."""
 

@@ -21,6 +21,9 @@ class Outcome(StrEnum):
 class ErrorKind(StrEnum):
     TRANSPORT = "transport"  # refused, timeout, TLS…: counts as a failure (exit 1)
     SPEC = "spec"  # undefined variable, bad template: the spec is wrong (exit 2)
+    # A template read what the response does not hold (a missing field, a service the
+    # catalog lacks), or a check could not be evaluated on it: a failure (exit 1).
+    RESPONSE = "response"
 
 
 @dataclass(slots=True)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import TemplateError, UndefinedVariableError
+from .errors import ResponseDataError, TemplateError, UndefinedVariableError
 from .source import Source
 
 Scope = Mapping[str, Any]
@@ -36,6 +36,9 @@ _JINJA_LITERALS = frozenset({"true", "false", "none", "True", "False", "None"})
 
 class EnvironmentVariables:
     """``env.NAME`` in templates: reads one variable by name, and cannot list them all."""
+
+    # A missing name reads as Jinja's undefined, so ``env.NAME | default('x')`` works; the
+    # error says which variable is not set (see _template_error).
 
     __slots__ = ()
 
@@ -139,6 +142,28 @@ def _text_parts(text: str) -> tuple[str | tuple[str, ...], ...] | None:
     return tuple(parts)
 
 
+def _single_expression(text: str, source: Source) -> str | None:
+    """The code of a string that is exactly one ``{{ expression }}``, else None.
+
+    Most are found by a pattern; one with ``{{`` or ``}}`` inside (``{{ {'a': {'b': 1}} }}``)
+    is asked of Jinja's parser, which knows where the expression ends.
+    """
+    match = _EXPRESSION.match(text)
+    if match:
+        return match.group("code")
+    if not (text.startswith("{{") and text.endswith("}}")):
+        return None
+    from jinja2 import nodes
+
+    tree = _checked(source, lambda: jinja_environment().parse(text))
+    if len(tree.body) != 1 or not isinstance(tree.body[0], nodes.Output):
+        return None
+    output = tree.body[0].nodes
+    if len(output) != 1 or isinstance(output[0], nodes.TemplateData):
+        return None
+    return text[2:-2]
+
+
 def compile_string(text: str, source: Source) -> str | Expr | Text:
     """Check a string's template syntax once, at load time; plain strings come back as they are.
 
@@ -146,9 +171,8 @@ def compile_string(text: str, source: Source) -> str | Expr | Text:
     """
     if not has_template_syntax(text):
         return text
-    match = _EXPRESSION.match(text)
-    if match:
-        code = match.group("code")
+    code = _single_expression(text, source)
+    if code is not None:
         reference = _reference(code)
         if reference is not None:
             return Expr(text, code, source, reference)
@@ -163,19 +187,19 @@ def compile_string(text: str, source: Source) -> str | Expr | Text:
 
 def compile_condition(text: str, source: Source) -> Expr:
     """``when`` and ``until``: an expression, bare (``x == 1``) or in ``{{ }}``; typed result."""
-    match = _EXPRESSION.match(text.strip())
-    code = match.group("code") if match else text
+    inner = _single_expression(text.strip(), source)
+    code = inner if inner is not None else text
     reference = _reference(code)
     if reference is None:
         _checked(source, lambda: _jinja_expression(code))
     return Expr(text, code, source, reference)
 
 
-def _checked(source: Source, compile_: Callable[[], Any]) -> None:
+def _checked(source: Source, compile_: Callable[[], Any]) -> Any:
     from jinja2.exceptions import TemplateSyntaxError
 
     try:
-        compile_()
+        return compile_()
     except TemplateSyntaxError as exc:
         line = source.line + (exc.lineno or 1) - 1
         raise TemplateError(
@@ -222,7 +246,7 @@ def _resolve(reference: tuple[str, ...], scope: Scope, value: Expr | Text) -> An
             current = current[attribute]
         elif isinstance(current, EnvironmentVariables):
             if attribute not in current:
-                raise _undefined(f"'env' has no attribute '{attribute}'", value, scope)
+                raise _not_set(attribute, value)
             current = current[attribute]
         else:
             # Anything unusual (attributes of objects, dict method names): let Jinja decide.
@@ -259,18 +283,88 @@ def _undefined(message: str, value: Expr | Text, scope: Scope) -> UndefinedVaria
     return UndefinedVariableError(f"{text} in {value.text!r}", value.source)
 
 
+def _not_set(name: Any, value: Expr | Text) -> UndefinedVariableError:
+    return UndefinedVariableError(
+        f"environment variable {name!r} is not set in {value.text!r}", value.source
+    )
+
+
 def _template_error(exc: Exception, value: Expr | Text, scope: Scope) -> TemplateError:
     from jinja2.exceptions import SecurityError, UndefinedError
 
+    if isinstance(exc, _Missing):
+        if exc.container is ENV_VARIABLES:
+            return _not_set(exc.name, value)
+        response = scope.get("response")
+        if isinstance(response, ResponseReader) and exc.container is response:
+            known = ", ".join(response.attributes)
+            return UndefinedVariableError(
+                f"'response' has no attribute {exc.name!r} (it has {known}) in {value.text!r}",
+                value.source,
+            )
+        if isinstance(response, ResponseReader) and exc.container is not _NO_CONTAINER:
+            where = response.locate(exc.container, exc.name, value.text)
+            if where is not None:
+                return ResponseDataError(f"{where} in {value.text!r}", value.source)
     if isinstance(exc, UndefinedError):
         return _undefined(exc.message or "undefined", value, scope)
     if isinstance(exc, SecurityError):
         message = f"unsafe template refused: {exc}"
     elif isinstance(exc, TemplateError):  # raised by our own filters, already readable
-        message = exc.message
+        return type(exc)(f"{exc.message} in {value.text!r}", value.source)
     else:
         message = f"template error: {type(exc).__name__}: {exc}"
     return TemplateError(f"{message} in {value.text!r}", value.source)
+
+
+class ResponseReader:
+    """What templates see as ``response`` (the engine's ResponseView): it can say where in
+    the response a missing value was looked for, so that the step fails naming the path."""
+
+    __slots__ = ()
+    attributes: tuple[str, ...] = ()
+
+    def locate(self, container: Any, name: Any, text: str) -> str | None:
+        """ "the response has no …" for a lookup that failed inside the response, else None."""
+        return None
+
+
+class _Missing(Exception):
+    """Jinja's UndefinedError, with the object a lookup failed on and the name looked up."""
+
+
+_NO_CONTAINER = object()
+
+
+def _undefined_type() -> type:
+    """StrictUndefined whose error carries the container and the name (for the messages of a
+    missing environment variable or response field)."""
+    from jinja2 import StrictUndefined
+    from jinja2.exceptions import UndefinedError
+    from jinja2.utils import missing
+
+    class Missing(_Missing, UndefinedError):
+        def __init__(self, message: str, container: Any, name: Any):
+            super().__init__(message)
+            self.container = _NO_CONTAINER if container is missing else container
+            self.name = name
+
+    class Undefined(StrictUndefined):
+        __slots__ = ()
+
+        def __init__(
+            self, hint: str | None = None, obj: Any = missing, name: Any = None, exc: Any = None
+        ):
+            # Undefined raises ``self._undefined_exception(message)``: here an error that
+            # also carries what was looked up where.
+            def error(message: str) -> Exception:
+                return Missing(message, obj, name)
+
+            if exc is not None and exc is not UndefinedError:  # the sandbox's SecurityError
+                error = exc
+            super().__init__(hint, obj, name, error)  # type: ignore[arg-type]
+
+    return Undefined
 
 
 # -- Jinja, loaded on first need ---------------------------------------------------------------
@@ -295,19 +389,18 @@ def _endpoint(
         return catalog.derive(f" | endpoint('{service_type}')")
     try:
         return endpoint(catalog, service_type, interface, region)
-    except EndpointNotFound as exc:
-        raise TemplateError(str(exc)) from None
+    except EndpointNotFound as exc:  # the catalog came from a response: the step fails
+        raise ResponseDataError(str(exc)) from None
 
 
 def jinja_environment() -> Any:
     """The one sandboxed Jinja2 environment: strict undefined, JSON-like text output."""
     global _environment
     if _environment is None:
-        import jinja2
         from jinja2.sandbox import ImmutableSandboxedEnvironment
 
         env = ImmutableSandboxedEnvironment(
-            undefined=jinja2.StrictUndefined,
+            undefined=_undefined_type(),
             autoescape=False,
             keep_trailing_newline=True,
             finalize=to_text,

@@ -97,7 +97,7 @@ def test_a_variable_given_on_the_command_line_is_not_rendered_from_the_file():
     assert problems(text, given=("a",)) == []
 
 
-def test_captures_are_defined_for_later_steps_and_for_their_own_expectations():
+def test_captures_are_defined_for_later_steps_and_the_captures_below_them():
     text = """
 steps:
   - name: login
@@ -105,12 +105,25 @@ steps:
     capture:
       token: {header: X-Subject-Token}
       again: {regex: "{{ token }}"}
-    expect:
-      headers: {X-Subject-Token: "{{ token }}"}
   - name: use
     request: {url: "http://127.0.0.1:9/x?t={{ token }}&a={{ again }}"}
 """
     assert problems(text) == []
+
+
+def test_a_steps_checks_do_not_see_its_own_captures():
+    text = """
+steps:
+  - name: login
+    request: {url: http://127.0.0.1:9/x}
+    capture:
+      token: {header: X-Subject-Token}
+    expect:
+      headers: {X-Subject-Token: "{{ token }}"}
+"""
+    (problem,) = problems(text)
+    assert "undefined variable 'token'" in problem
+    assert "its own checks see the variables as they were before the step" in problem
 
 
 def test_a_capture_can_only_use_the_captures_above_it_in_its_step():

@@ -151,7 +151,7 @@ def test_a_variable_that_fails_to_render_stops_the_file_with_its_line(
     )
     result = run_cli(capsys, str(spec))
     assert result.code == 2
-    assert "'env' has no attribute 'APIRUN_TEST_MISSING'" in result.out
+    assert "environment variable 'APIRUN_TEST_MISSING' is not set" in result.out
     assert f"--> {spec}:{line_of(spec, 'APIRUN_TEST_MISSING')}" in result.out
     assert srv.app.requests == []
 

@@ -1,0 +1,255 @@
+"""Step semantics that decide a verdict: typed templates, null bodies, values only the
+response can give, ``when`` in loops, ``until`` errors, re-captured names, ``env``.
+
+Each test runs the real command against the test server and asserts what arrived there.
+"""
+
+from __future__ import annotations
+
+from helpers import run_cli, write_spec
+
+
+def echoed(srv) -> list:
+    return [r for r in srv.app.requests if r.path.startswith("/echo")]
+
+
+# -- typed rendering ---------------------------------------------------------------------------
+
+
+def test_one_expression_with_braces_inside_is_sent_as_an_object(srv, capsys, tmp_path):
+    spec = write_spec(
+        tmp_path,
+        """
+        base_url: {base}
+        steps:
+          - name: nested literal
+            request:
+              method: POST
+              url: /echo
+              json: "{{ {'a': {'b': 1}} }}"
+          - name: nested inside a body
+            request:
+              method: POST
+              url: /echo
+              json: {outer: "{{ {'list': [{'x': 1}]} }}"}
+        """,
+        base=srv.url,
+    )
+    result = run_cli(capsys, str(spec))
+    assert result.code == 0, result.text
+    first, second = echoed(srv)
+    assert first.json() == {"a": {"b": 1}}
+    assert second.json() == {"outer": {"list": [{"x": 1}]}}
+
+
+def test_two_expressions_side_by_side_stay_text(srv, capsys, tmp_path):
+    spec = write_spec(
+        tmp_path,
+        """
+        base_url: {base}
+        steps:
+          - name: text
+            request: {method: POST, url: /echo, json: {v: "{{ 1 }}{{ {'a': 2}['a'] }}"}}
+        """,
+        base=srv.url,
+    )
+    assert run_cli(capsys, str(spec)).code == 0
+    assert echoed(srv)[0].json() == {"v": "12"}
+
+
+def test_json_null_sends_null(srv, capsys, tmp_path):
+    spec = write_spec(
+        tmp_path,
+        """
+        base_url: {base}
+        steps:
+          - name: literal null
+            request: {method: PUT, url: /echo, json: null}
+          - name: template giving none
+            request: {method: PUT, url: /echo, json: "{{ none }}"}
+        """,
+        base=srv.url,
+    )
+    result = run_cli(capsys, str(spec))
+    assert result.code == 0, result.text
+    for request in echoed(srv):
+        assert request.body == b"null"
+        assert request.headers["content-type"] == "application/json"
+
+
+# -- values only the response can give ---------------------------------------------------------
+
+
+def test_a_missing_response_field_fails_the_step_naming_the_path(srv, capsys, tmp_path):
+    spec = write_spec(
+        tmp_path,
+        """
+        base_url: {base}
+        steps:
+          - name: first
+            request: {url: /echo}
+          - name: reads a field the response lacks
+            request: {url: "/echo/{{ response.json.query.nope }}"}
+        """,
+        base=srv.url,
+    )
+    result = run_cli(capsys, str(spec))
+    assert result.code == 1, result.text  # a step failure, not a spec error
+    assert "the response has nothing at $.query.nope" in result.out
+    assert "undefined variable" not in result.out
+    assert len(echoed(srv)) == 1
+
+
+def test_a_missing_response_header_and_list_item_name_what_is_missing(srv, capsys, tmp_path):
+    spec = write_spec(
+        tmp_path,
+        """
+        base_url: {base}
+        steps:
+          - name: first
+            request: {url: /echo}
+          - name: header
+            continue_on_failure: true
+            request: {url: "/echo/{{ response.headers['x-nope'] }}"}
+          - name: item
+            request: {url: /echo?a=1}
+            expect:
+              jsonpath: {$.method: "{{ response.json['query']['a'][3] }}"}
+        """,
+        base=srv.url,
+    )
+    result = run_cli(capsys, str(spec))
+    assert result.code == 1, result.text
+    assert "the response has no header 'x-nope'" in result.out
+    assert "the response has nothing at $.query.a[3]" in result.out
+
+
+def test_a_missing_environment_variable_says_so_plainly(srv, capsys, tmp_path, monkeypatch):
+    monkeypatch.delenv("APIRUN_SURELY_UNSET", raising=False)
+    spec = write_spec(
+        tmp_path,
+        """
+        base_url: {base}
+        steps:
+          - name: env
+            request: {url: "/echo/{{ env['APIRUN_SURELY_UNSET'] }}"}
+        """,
+        base=srv.url,
+    )
+    result = run_cli(capsys, str(spec))
+    assert result.code == 2, result.text
+    assert "environment variable 'APIRUN_SURELY_UNSET' is not set" in result.out
+    assert "EnvironmentVariables" not in result.out
+    assert echoed(srv) == []
+
+
+# -- when in a loop ----------------------------------------------------------------------------
+
+
+def test_when_is_evaluated_for_each_item(srv, capsys, tmp_path):
+    spec = write_spec(
+        tmp_path,
+        """
+        base_url: {base}
+        steps:
+          - name: each
+            loop: [a, b, c]
+            when: "{{ item != 'b' }}"
+            request: {url: "/echo/{{ item }}-{{ index }}"}
+        """,
+        base=srv.url,
+    )
+    result = run_cli(capsys, str(spec))
+    assert result.code == 0, result.text
+    assert [r.path for r in echoed(srv)] == ["/echo/a-0", "/echo/c-2"]
+    skipped = [line for line in result.out.splitlines() if "each [1]" in line]
+    assert len(skipped) == 1 and "SKIP" in skipped[0]
+    assert "when: {{ item != 'b' }} is false" in result.out
+
+
+def test_when_without_item_guards_the_loop_expression(srv, capsys, tmp_path):
+    spec = write_spec(
+        tmp_path,
+        """
+        base_url: {base}
+        steps:
+          - name: first
+            request: {url: /echo}
+          - name: guarded
+            when: response.status == 500
+            loop: "{{ response.json.items_that_are_not_there }}"
+            request: {url: "/echo/{{ item }}"}
+        """,
+        base=srv.url,
+    )
+    result = run_cli(capsys, str(spec))
+    assert result.code == 0, result.text
+    assert "when: response.status == 500 is false" in result.out
+    assert len(echoed(srv)) == 1
+
+
+# -- retry.until errors ------------------------------------------------------------------------
+
+
+def test_an_until_that_fails_on_the_response_stops_at_the_first_attempt(srv, capsys, tmp_path):
+    spec = write_spec(
+        tmp_path,
+        """
+        base_url: {base}
+        steps:
+          - name: poll
+            request: {url: /echo}
+            retry: {times: 5, delay: 0.01, until: "response.json.method > 5"}
+        """,
+        base=srv.url,
+    )
+    result = run_cli(capsys, str(spec))
+    assert result.code == 1, result.text
+    assert len(echoed(srv)) == 1  # not retried: the expression itself is broken
+    assert "TypeError" in result.out and "'>' not supported" in result.out
+    assert "still false" not in result.out
+
+
+def test_an_until_reading_a_missing_field_names_it_at_once(srv, capsys, tmp_path):
+    spec = write_spec(
+        tmp_path,
+        """
+        base_url: {base}
+        steps:
+          - name: poll
+            request: {url: /echo}
+            retry: {times: 5, delay: 0.01, until: "response.json.stauts == 'ACTIVE'"}
+        """,
+        base=srv.url,
+    )
+    result = run_cli(capsys, str(spec))
+    assert result.code == 1, result.text
+    assert len(echoed(srv)) == 1
+    assert "the response has nothing at $.stauts" in result.out
+
+
+# -- re-captured names -------------------------------------------------------------------------
+
+
+def test_checks_see_the_value_from_before_the_steps_captures(srv, capsys, tmp_path):
+    spec = write_spec(
+        tmp_path,
+        """
+        base_url: {base}
+        steps:
+          - name: first generation
+            request: {url: /echo, params: {gen: 1}}
+            capture: {gen: $.query.gen}
+          - name: next generation
+            request: {url: /echo, params: {gen: 2}}
+            capture: {gen: $.query.gen}
+            expect:
+              jsonpath: {$.query.gen: {gt: "{{ gen }}"}}
+          - name: later steps see the new value
+            request: {url: "/echo/{{ gen }}"}
+        """,
+        base=srv.url,
+    )
+    result = run_cli(capsys, str(spec))
+    assert result.code == 0, result.text
+    assert echoed(srv)[-1].path == "/echo/2"
