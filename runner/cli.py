@@ -31,6 +31,7 @@ examples:
   apirun specs/ --tag smoke                   only steps tagged smoke (and the steps they need)
   apirun specs/users.yaml --step 'list users' one step, after the steps it takes captures from
   apirun --dry-run specs/users.yaml           print every request, rendered; nothing is sent
+  apirun --app myapp.wsgi:application specs/  base_url's host answered by a WSGI app, in-process
   apirun check specs/                         validate only: nothing is sent
   apirun check --setup login.yaml specs/      ...knowing the variables a setup, --var,
                                               --vars-file or --os-cloud give
@@ -116,6 +117,13 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
         type=_timeout,
         metavar="SECONDS",
         help="request timeout (default 30; a step's own timeout still wins)",
+    )
+    parser.add_argument(
+        "--app",
+        metavar="MODULE:NAME",
+        help="answer the requests for base_url's host with this WSGI app, in this process "
+        "(no socket); MODULE:NAME() calls a factory once per file (default: 'app:' of "
+        "apirun.yaml)",
     )
     parser.add_argument(
         "-n",
@@ -294,6 +302,28 @@ def setup_file(option: str | None, paths: Sequence[str]) -> Path | None:
         raise UsageError(str(exc)) from None
 
 
+def app_target(option: str | None, paths: Sequence[str]) -> Any:
+    """--app, else 'app:' of apirun.yaml: parsed and imported now, so a typo is a usage
+    error before anything runs. Modules are found from the current folder, as python -m."""
+    from .project import ProjectError, project_for
+    from .wsgi import AppError, parse_target
+
+    try:
+        text = option or project_for(paths).app
+    except ProjectError as exc:
+        raise UsageError(str(exc)) from None
+    if not text:
+        return None
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        target = parse_target(text)
+        target.check()
+    except AppError as exc:
+        raise UsageError(str(exc)) from None
+    return target
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     options = parser.parse_args(
@@ -415,6 +445,7 @@ def _run(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         options.timeout,
         keep_passed_bodies=options.verbose,
         selection=selection if selection.active else None,
+        app=app_target(options.app, options.paths),
     )
     try:
         result = run_files(

@@ -44,6 +44,7 @@ from .urls import join_url
 
 if TYPE_CHECKING:
     from .selection import Selection
+    from .wsgi import AppTarget
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,7 @@ class RunOptions:
     # listener sees every body either way, as the step finishes.
     keep_passed_bodies: bool = True
     selection: Selection | None = None  # --tag / --step: the steps left out are skipped
+    app: AppTarget | None = None  # --app: a WSGI app answers for base_url's host, in-process
 
 
 class Listener(Protocol):
@@ -130,8 +132,9 @@ def run_spec(
             except TemplateError as exc:
                 result.error = _spec_error_at(exc, spec)
                 scope = None
-    if scope is not None:
-        with Transport(verify, spec.defaults.max_body_mb) as transport:
+    adapters = _in_process(spec, options, scope, result) if scope is not None else None
+    if scope is not None and adapters is not None:
+        with Transport(verify, spec.defaults.max_body_mb, adapters) as transport:
             run = _FileRun(spec, options, listener, transport, result, scope)
             run.items(spec.steps)
             run.items(spec.finally_steps, cleanup=True)
@@ -139,6 +142,26 @@ def run_spec(
     if listener:
         listener.file_finished(result)
     return result
+
+
+def _in_process(
+    spec: Spec, options: RunOptions, scope: Mapping[str, Any], result: FileResult
+) -> dict[str, Any] | None:
+    """The in-process app's adapters for this file (none without --app); None when the app
+    cannot be made (the file fails with the reason)."""
+    if options.app is None:
+        return {}
+    from .wsgi import AppError, adapters_for
+
+    try:
+        base = templating.render_text(spec.base_url, scope) if spec.base_url else None
+    except TemplateError:
+        base = None  # the first step reports it
+    try:
+        return adapters_for(options.app, base)
+    except AppError as exc:
+        result.error = StepError(ErrorKind.SPEC, str(exc), spec_source(spec))
+        return None
 
 
 def rendered_verify(spec: Spec, value: Any) -> bool | str:

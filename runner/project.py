@@ -1,4 +1,6 @@
-"""The project file, ``apirun.yaml`` beside the specs: which setup spec runs before them.
+"""The project file, ``apirun.yaml`` beside the specs: which setup spec runs before them,
+which in-process app answers (``app:``) and which Python fixtures every file starts
+(``fixtures:``).
 
 Shared by the command and the pytest plugin.
 """
@@ -7,12 +9,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ApirunError
 
 PROJECT_FILE = "apirun.yaml"
-PROJECT_KEYS = ("setup",)
+PROJECT_KEYS = ("setup", "app", "fixtures")
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    """What a project file says; empty when there is none."""
+
+    setup: Path | None = None
+    app: str | None = None  # MODULE:NAME or MODULE:NAME() (runner/wsgi.py)
+    fixtures: tuple[str, ...] = ()  # MODULE:CLASS, started around every file (fixtures.py)
 
 
 class ProjectError(ApirunError):
@@ -25,6 +37,18 @@ def setup_for(option: str | None, paths: Sequence[str | Path]) -> Path | None:
         if not Path(option).is_file():
             raise ProjectError(f"--setup: no such file: {option}")
         return Path(option)
+    found = project_file(paths)
+    return read_project(found).setup if found else None
+
+
+def project_for(paths: Sequence[str | Path]) -> Project:
+    """The project file beside the specs, read (an empty Project when there is none)."""
+    found = project_file(paths)
+    return read_project(found) if found else Project()
+
+
+def project_file(paths: Sequence[str | Path]) -> Path | None:
+    """The apirun.yaml beside the specs; the specs of one run share one."""
     projects: list[Path] = []
     for name in paths:
         folder = Path(name) if Path(name).is_dir() else Path(name).parent
@@ -36,11 +60,16 @@ def setup_for(option: str | None, paths: Sequence[str | Path]) -> Path | None:
     if len(projects) > 1:
         listed = ", ".join(str(p) for p in projects)
         raise ProjectError(f"the specs have different project files ({listed}): run them apart")
-    return project_setup(projects[0])
+    return projects[0]
 
 
 def project_setup(project: Path) -> Path | None:
     """The setup spec a project file names, checked to exist."""
+    return read_project(project).setup
+
+
+def read_project(project: Path) -> Project:
+    """The project file, checked: a setup that exists, app and fixtures as MODULE:NAME."""
     from .yamlsource import YAMLSyntaxError, read_yaml_file
 
     try:
@@ -48,21 +77,43 @@ def project_setup(project: Path) -> Path | None:
     except YAMLSyntaxError as exc:
         raise ProjectError(exc.message) from None
     if data is None:
-        return None
+        return Project()
     if not isinstance(data, dict):
         raise ProjectError(f"{project}:1: a project file is a mapping (setup: FILE)")
     for key in data:
         if key not in PROJECT_KEYS:
-            line = data.key_position(key)[0]
+            line = data.key_position(key)[0]  # type: ignore[attr-defined]
             keys = ", ".join(PROJECT_KEYS)
             raise ProjectError(f"{project}:{line}: unknown key '{key}' (project file keys: {keys})")
+    return Project(_setup(data, project), _app(data, project), _fixtures(data, project))
+
+
+def _setup(data: dict, project: Path) -> Path | None:
     setup = data.get("setup")
     if setup is None:
         return None
-    line = data.value_position("setup")[0]
+    line = data.value_position("setup")[0]  # type: ignore[attr-defined]
     if not isinstance(setup, str):
         raise ProjectError(f"{project}:{line}: 'setup' takes the path of a spec file")
     path = Path(os.path.normpath(project.parent / setup))
     if not path.is_file():
         raise ProjectError(f"{project}:{line}: the setup file {path} does not exist")
     return path
+
+
+def _app(data: dict, project: Path) -> str | None:
+    app = data.get("app")
+    if app is not None and not (isinstance(app, str) and ":" in app):
+        line = data.value_position("app")[0]  # type: ignore[attr-defined]
+        raise ProjectError(f"{project}:{line}: 'app' takes MODULE:NAME or MODULE:NAME()")
+    return app
+
+
+def _fixtures(data: dict, project: Path) -> tuple[str, ...]:
+    fixtures = data.get("fixtures")
+    if fixtures is None:
+        return ()
+    if not isinstance(fixtures, list) or not all(isinstance(f, str) and ":" in f for f in fixtures):
+        line = data.value_position("fixtures")[0]  # type: ignore[attr-defined]
+        raise ProjectError(f"{project}:{line}: 'fixtures' takes a list of MODULE:CLASS")
+    return tuple(fixtures)

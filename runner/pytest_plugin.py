@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -76,6 +76,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=float,
         metavar="SECONDS",
         help="request timeout for steps without their own, as apirun --timeout",
+    )
+    group.addoption(
+        "--apirun-app",
+        dest="apirun_app",
+        metavar="MODULE:NAME",
+        help="answer base_url's host with this WSGI app in-process, as apirun --app "
+        "(replaces the apirun_app ini option)",
+    )
+    parser.addini(
+        "apirun_app",
+        default="",
+        help="MODULE:NAME or MODULE:NAME() of a WSGI app answering base_url's host "
+        "in-process, as apirun --app (default: 'app:' of an apirun.yaml beside a spec)",
     )
     parser.addini(
         "apirun_files",
@@ -184,6 +197,17 @@ def _settings(config: pytest.Config) -> _Settings:
         else:
             options = RunOptions(variables, config.getoption("apirun_timeout"))
             found = _Settings(options, secrets_in_variables(variables))
+        app = config.getoption("apirun_app") or config.getini("apirun_app")
+        if isinstance(found, _Settings) and app:
+            from runner.wsgi import AppError, parse_target
+
+            try:
+                target = parse_target(app)
+                target.check()
+            except AppError as exc:
+                found = str(exc)
+            else:
+                found.options = replace(found.options, app=target)
         config.stash[_SETTINGS] = found
     if isinstance(found, str):
         pytest.fail(f"apirun: {found}", pytrace=False)
@@ -222,6 +246,18 @@ def _setup_captures(config: pytest.Config, spec_path: Path, settings: _Settings)
     return outcome
 
 
+def _project_app(spec_path: Path) -> Any:
+    """'app:' of the apirun.yaml beside the spec, when neither option names one."""
+    from runner.project import ProjectError, project_for
+    from runner.wsgi import AppError, parse_target
+
+    try:
+        text = project_for([spec_path]).app
+        return parse_target(text) if text else None
+    except (ProjectError, AppError) as exc:
+        pytest.fail(f"apirun: {exc}", pytrace=False)
+
+
 class SpecItem(pytest.Item):
     """A spec file run as one test: all its steps, in order, over one HTTP session."""
 
@@ -232,8 +268,6 @@ class SpecItem(pytest.Item):
         self.extra_keyword_matches.update(tags)
 
     def runtest(self) -> None:
-        from dataclasses import replace
-
         from runner.engine import run_spec
 
         settings = _settings(self.config)
@@ -241,6 +275,8 @@ class SpecItem(pytest.Item):
         captured = _setup_captures(self.config, self.path, settings)
         if captured:
             options = replace(options, variables={**options.variables, **captured})
+        if options.app is None:
+            options = replace(options, app=_project_app(self.path))
         result = run_spec(self.spec, options)
         if not result.passed:
             raise SpecFailed(result, settings.secrets | result.secrets)

@@ -13,6 +13,7 @@ import os
 import re
 import time
 import warnings
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -43,9 +44,16 @@ class Transport:
     settings ourselves, once per session and origin, with the same meaning.
     """
 
-    def __init__(self, verify: bool | str = True, max_body_mb: float = DEFAULT_MAX_BODY_MB):
+    def __init__(
+        self,
+        verify: bool | str = True,
+        max_body_mb: float = DEFAULT_MAX_BODY_MB,
+        adapters: Mapping[str, requests.adapters.BaseAdapter] | None = None,
+    ):
         self._max_body = int(max_body_mb * MIB)
         self._session = requests.Session()
+        for prefix, adapter in (adapters or {}).items():  # an in-process app (runner/wsgi.py)
+            self._session.mount(prefix, adapter)
         self._session.trust_env = False
         self._session.headers["User-Agent"] = USER_AGENT
         if verify is True:  # as requests does: the environment names the CA bundle
