@@ -28,6 +28,7 @@ from .operators import (
     run_query,
 )
 from .operators.predicates import check_status_operand
+from .payloads import OCTET_STREAM, PayloadError, cloud_cert
 from .results import (
     CaptureResult,
     ErrorKind,
@@ -132,9 +133,16 @@ def run_spec(
             except TemplateError as exc:
                 result.error = _spec_error_at(exc, spec)
                 scope = None
+    cert = spec.defaults.cert
+    if scope is not None and cert is None:
+        try:
+            cert = cloud_cert(scope.get("os"))
+        except PayloadError as exc:
+            result.error = StepError(ErrorKind.SPEC, str(exc), spec_source(spec))
+            scope = None
     adapters = _in_process(spec, options, scope, result) if scope is not None else None
     if scope is not None and adapters is not None:
-        with Transport(verify, spec.defaults.max_body_mb, adapters) as transport:
+        with Transport(verify, spec.defaults.max_body_mb, adapters, cert) as transport:
             run = _FileRun(spec, options, listener, transport, result, scope)
             run.items(spec.steps)
             run.items(spec.finally_steps, cleanup=True)
@@ -602,9 +610,13 @@ def render_request(
         timeout=spec_request.timeout or options.timeout or spec.defaults.timeout or DEFAULT_TIMEOUT,
         follow_redirects=spec_request.follow_redirects,
     )
+    if spec_request.cert is not None or spec_request.files:
+        request = replace(request, cert=spec_request.cert, files=spec_request.files)
     kind = spec_request.body_kind
     if kind is None:
         return request
+    if kind == "file":  # streamed from disk by the transport
+        return replace(request, file=spec_request.body, headers=_binary(headers, spec_request))
     body = templating.render(spec_request.body, scope)
     if kind == "json" and body is None:  # requests sends nothing for json=None; null it is
         if not any(name.lower() == "content-type" for name in headers):
@@ -613,8 +625,19 @@ def render_request(
     if kind == "json":
         return replace(request, json=body, has_json=True)
     if kind == "data":
+        if isinstance(body, bytes):  # "{{ blob | b64decode }}": sent as it is
+            return replace(request, data=body, headers=_binary(headers, spec_request))
         return replace(request, data=templating.render_text(body, scope).encode("utf-8"))
     return replace(request, form=_pairs(body))
+
+
+def _binary(headers: dict[str, str], spec_request: Any) -> dict[str, str]:
+    """A binary body is application/octet-stream unless the step itself says otherwise
+    (a Content-Type of defaults.headers, meant for JSON, does not apply)."""
+    if any(str(name).lower() == "content-type" for name, _ in _header_items(spec_request.headers)):
+        return headers
+    kept = {name: value for name, value in headers.items() if name.lower() != "content-type"}
+    return {**kept, "Content-Type": OCTET_STREAM}
 
 
 def _header_items(headers: Any) -> Iterable[tuple[Any, Any]]:

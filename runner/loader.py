@@ -21,6 +21,7 @@ from .errors import Diagnostic, SpecError, TemplateError
 from .model import (
     DEFAULT_MAX_BODY_MB,
     Capture,
+    ClientCert,
     Defaults,
     Expectation,
     Include,
@@ -30,10 +31,12 @@ from .model import (
     Retry,
     Spec,
     Step,
+    Upload,
     Variable,
 )
 from .operators import OPERATORS, QueryError, check_operand, compile_jsonpath, compile_regex
 from .operators.predicates import check_status_operand
+from .payloads import PayloadError, client_cert, readable_file
 from .schema import check_document
 from .source import Source
 from .urls import is_absolute
@@ -41,7 +44,7 @@ from .yamlsource import LocDict, LocList, YAMLSyntaxError, parse_yaml
 
 FILE_KEYS = ("name", "base_url", "vars", "defaults", "tags", "steps", "finally")
 INCLUDED_FILE_KEYS = ("name", "base_url", "vars", "steps")
-DEFAULTS_KEYS = ("headers", "timeout", "verify", "max_body_mb")
+DEFAULTS_KEYS = ("headers", "timeout", "verify", "cert", "max_body_mb")
 STEP_KEYS = (
     "name",
     "tags",
@@ -64,10 +67,15 @@ REQUEST_KEYS = (
     "json",
     "data",
     "form",
+    "files",
+    "cert",
     "timeout",
     "follow_redirects",
 )
 BODY_KEYS = ("json", "data", "form")
+FILE_BODY_KEYS = ("file",)  # data: {file: PATH}
+UPLOAD_KEYS = ("file", "filename", "content_type")  # files: {FIELD: {file: PATH, …}}
+CERT_KEYS = ("cert", "key")  # cert: {cert: PATH, key: PATH}
 EXPECT_KEYS = ("status", "headers", "jsonpath", "body", "schema")
 CAPTURE_KINDS = ("header", "jsonpath", "regex", "status", "cookie", "body")
 EXPECTATION_OPERATORS = (*OPERATORS, "exists")
@@ -380,7 +388,70 @@ class _Builder:
                 )
             else:
                 max_body = float(value)
-        return Defaults(headers=headers, timeout=timeout, verify=verify, max_body_mb=max_body)
+        cert = self.cert(data)
+        return Defaults(
+            headers=headers, timeout=timeout, verify=verify, cert=cert, max_body_mb=max_body
+        )
+
+    def file(self, path: Any, at: Source, what: str) -> str | None:
+        """A file the request sends, resolved against this file's folder; it must exist."""
+        if isinstance(path, str) and templating.has_template_syntax(path):
+            self.error(f"{what} is a plain path, not a template (it is checked before sending)", at)
+            return None
+        try:
+            return readable_file(path, Path(self.path).parent, what)
+        except PayloadError as exc:
+            self.error(str(exc), at)
+            return None
+
+    def cert(self, parent: LocDict) -> ClientCert | None:
+        """``cert: PATH`` (certificate and key in one PEM) or ``cert: {cert: PATH, key: PATH}``."""
+        if "cert" not in parent:
+            return None
+        data, at = parent["cert"], self.source(parent, "cert", value=True)
+        cert, key = data, None
+        if isinstance(data, dict):
+            self.check_keys(data, CERT_KEYS, "'cert'", required=("cert",))
+            cert, key = data.get("cert"), data.get("key")
+        for value in (cert, key):
+            if isinstance(value, str) and templating.has_template_syntax(value):
+                self.error("'cert' takes plain paths, not templates", at)
+                return None
+        try:
+            return client_cert(cert, key, Path(self.path).parent)
+        except PayloadError as exc:
+            self.error(str(exc), at)
+            return None
+
+    def uploads(self, parent: LocDict) -> tuple[Upload, ...]:
+        """``files: {FIELD: PATH}`` or ``{FIELD: {file: PATH, filename: N, content_type: T}}``."""
+        where = self.source(parent, "files", value=True)
+        data = self.mapping(parent["files"], "'files' (form field → file)", where)
+        if data is None:
+            return ()
+        uploads = []
+        for name, value in data.items():
+            at = self.source(data, name, value=True)
+            spec: Any = {"file": value} if isinstance(value, str) else value
+            if not isinstance(spec, dict):
+                self.error(
+                    f"'files' entry '{name}' takes a path or {{file: PATH, filename: NAME, "
+                    f"content_type: TYPE}}, found {_type_name(value)}",
+                    at,
+                )
+                continue
+            if isinstance(value, dict):
+                self.check_keys(value, UPLOAD_KEYS, f"'files' entry '{name}'", required=("file",))
+            path = self.file(spec.get("file"), at, f"'files' entry '{name}'")
+            filename, content_type = spec.get("filename"), spec.get("content_type")
+            for key, text in (("filename", filename), ("content_type", content_type)):
+                if text is not None and not isinstance(text, str):
+                    self.error(f"'{key}' of 'files' entry '{name}' must be a string", at)
+            if path is not None:
+                uploads.append(
+                    Upload(str(name), path, filename or Path(path).name, content_type or None)
+                )
+        return tuple(uploads)
 
     def verify(self, value: Any, at: Source) -> Any:
         """true, false, or a CA bundle (a file, or a folder of certificates) that must exist;
@@ -703,14 +774,30 @@ class _Builder:
             at = self.source(data, kind, value=True)
             if kind == "json":
                 prepared = self.prepare(data["json"], at)
+            elif kind == "data" and isinstance(data["data"], dict):  # {file: PATH}
+                self.check_keys(data["data"], FILE_BODY_KEYS, "'data'", required=("file",))
+                prepared = self.file(data["data"].get("file"), at, "'data: {file}'")
+                kind = "file"
             elif kind == "data":
                 prepared = None
-                if self.expect_type(data["data"], str, "'data' is the raw body text", at):
+                if self.expect_type(
+                    data["data"], str, "'data' is the raw body text or {file: PATH}", at
+                ):
                     prepared = self.prepare(data["data"], at)
             else:
                 prepared = self.pairs(data, "form")
             if len(bodies) == 1:
                 body_kind, body = kind, prepared
+        files: tuple[Upload, ...] = ()
+        if "files" in data:
+            if body_kind in ("json", "data", "file"):
+                self.error(
+                    "'files' (a multipart body) goes with 'form' fields, not with "
+                    f"'{next(k for k in bodies if k != 'form')}'",
+                    self.source(data, "files"),
+                )
+            files = self.uploads(data)
+        cert = self.cert(data)
         timeout = self.timeout(data, "timeout")
         follow = self.flag(data, "follow_redirects", True)
         if url is None:
@@ -724,6 +811,8 @@ class _Builder:
             headers=headers,
             body_kind=body_kind,  # type: ignore[arg-type]
             body=body,
+            files=files,
+            cert=cert,
             timeout=timeout,
             follow_redirects=follow,
         )

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .model import ClientCert, Upload
 
 _NOT_PARSED = object()
 
@@ -59,6 +62,7 @@ class SentRequest:
     url: str
     headers: Headers
     body: bytes | None
+    body_file: str | None = None  # a body streamed from this file (body is then None)
 
 
 @dataclass(slots=True)
@@ -123,5 +127,8 @@ class HttpRequest:
     has_json: bool = False
     data: bytes | None = None
     form: list[tuple[str, str]] | None = None
+    file: str | None = None  # a body streamed from this file
+    files: tuple[Upload, ...] = ()  # multipart parts (with ``form`` as its plain fields)
+    cert: ClientCert | None = None
     timeout: float = 30.0
     follow_redirects: bool = True

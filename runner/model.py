@@ -16,7 +16,7 @@ from .source import Source
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_BODY_MB = 32.0  # a larger response body fails its step, unread (memory stays bounded)
 
-BodyKind = Literal["json", "data", "form"]
+BodyKind = Literal["json", "data", "form", "file"]
 QueryKind = Literal["status", "header", "jsonpath", "regex", "cookie", "body"]
 
 
@@ -53,6 +53,24 @@ class Capture:
 
 
 @dataclass(frozen=True, slots=True)
+class Upload:
+    """One part of a multipart body (``files:``): a file sent under a form field name."""
+
+    field: str
+    path: str  # as resolved against the spec file's folder
+    filename: str
+    content_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCert:
+    """A TLS client certificate: one PEM with both, or a certificate and its key."""
+
+    cert: str
+    key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Request:
     method: Any
     url: Any
@@ -61,7 +79,9 @@ class Request:
     params: Any = None
     headers: Any = None
     body_kind: BodyKind | None = None
-    body: Any = None
+    body: Any = None  # for "file": the path, resolved against the spec file's folder
+    files: tuple[Upload, ...] = ()  # multipart parts; form fields go with them
+    cert: ClientCert | None = None
     timeout: float | None = None
     follow_redirects: bool = True
 
@@ -122,6 +142,7 @@ class Defaults:
     headers: Any = None
     timeout: float | None = None
     verify: Any = True  # true, false, a CA bundle path, or a template giving one of them
+    cert: ClientCert | None = None
     max_body_mb: float = DEFAULT_MAX_BODY_MB
 
 

@@ -379,6 +379,15 @@ def _b64encode(value: str | bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
+def _b64decode(value: str | bytes) -> bytes:
+    """Bytes, for a binary body (``data: "{{ blob | b64decode }}"``); padding may be left out."""
+    text = value.decode("ascii") if isinstance(value, bytes) else str(value)
+    try:
+        return base64.b64decode(text + "=" * (-len(text.strip()) % 4), validate=False)
+    except ValueError as exc:
+        raise TemplateError(f"b64decode: not base64: {exc}") from None
+
+
 def _endpoint(
     catalog: Any, service_type: str, interface: str = "public", region: str | None = None
 ) -> str:
@@ -408,6 +417,7 @@ def jinja_environment() -> Any:
         )
         env.globals["uuid"] = lambda: uuid.uuid4().hex
         env.filters["b64encode"] = _b64encode
+        env.filters["b64decode"] = _b64decode
         env.filters["endpoint"] = _endpoint
         _environment = env
     return _environment

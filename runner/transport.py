@@ -8,6 +8,7 @@ that says what happened, never a traceback.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import http.client
 import os
 import re
@@ -26,7 +27,7 @@ from urllib3.exceptions import InsecureRequestWarning, ReadTimeoutError
 
 from .errors import TransportError
 from .messages import Headers, HttpRequest, Response, SentRequest
-from .model import DEFAULT_MAX_BODY_MB
+from .model import DEFAULT_MAX_BODY_MB, ClientCert
 
 _CHARSET = re.compile(r"charset\s*=\s*\"?([\w.:-]+)", re.IGNORECASE)
 _ERRNO_REASON = re.compile(r"\[Errno -?\d+\] ([^'\")]+)")
@@ -49,8 +50,10 @@ class Transport:
         verify: bool | str = True,
         max_body_mb: float = DEFAULT_MAX_BODY_MB,
         adapters: Mapping[str, requests.adapters.BaseAdapter] | None = None,
+        cert: ClientCert | None = None,
     ):
         self._max_body = int(max_body_mb * MIB)
+        self._cert = cert  # the file's client certificate; a step's own wins
         self._session = requests.Session()
         for prefix, adapter in (adapters or {}).items():  # an in-process app (runner/wsgi.py)
             self._session.mount(prefix, adapter)
@@ -93,16 +96,17 @@ class Transport:
             auth = None
             if netrc_auth and not any(k.lower() == "authorization" for k in request.headers):
                 auth = netrc_auth  # unlike requests, never over the spec's own header
-            prepared = self._prepare(request, auth)
-            raw = self._session.send(
-                prepared,
-                timeout=request.timeout,
-                allow_redirects=request.follow_redirects,
-                proxies=proxies,
-                verify=self._session.verify,
-                cert=None,
-                stream=True,
-            )
+            with contextlib.ExitStack() as files:  # a file body streams; closed after sending
+                prepared = self._prepare(request, auth, files)
+                raw = self._session.send(
+                    prepared,
+                    timeout=request.timeout,
+                    allow_redirects=request.follow_redirects,
+                    proxies=proxies,
+                    verify=self._session.verify,
+                    cert=_cert(request.cert or self._cert),
+                    stream=True,
+                )
             content = self._read_body(raw, request.url)  # here, so a broken body fails here
         except rx.RequestException as exc:
             raise TransportError(_describe_safely(exc, request)) from None
@@ -116,25 +120,37 @@ class Transport:
         except ValueError as exc:
             raise TransportError(f"cannot send the request to {request.url}: {exc}") from None
         elapsed_ms = (time.perf_counter() - started) * 1000.0
-        return _sent(raw), _response(raw, content, elapsed_ms)
+        return _sent(raw, request.file), _response(raw, content, elapsed_ms)
 
-    def _prepare(self, request: HttpRequest, auth: Any) -> requests.PreparedRequest:
+    def _prepare(
+        self, request: HttpRequest, auth: Any, files: contextlib.ExitStack
+    ) -> requests.PreparedRequest:
         """What Session.request does before sending, without its generic merging of
         settings (a tenth of its per-request cost): session headers under ours, the cookie
         jar, the body."""
         headers = CaseInsensitiveDict(self._session.headers)
         headers.update(request.headers)
         data: Any = None
-        if request.data is not None:
+        if request.file is not None:
+            data = files.enter_context(open(request.file, "rb"))  # noqa: SIM115
+        elif request.data is not None:
             data = request.data
         elif request.form is not None:
             data = request.form
+        parts = [
+            (
+                part.field,
+                (part.filename, files.enter_context(open(part.path, "rb")), part.content_type),  # noqa: SIM115
+            )
+            for part in request.files
+        ]
         prepared = requests.PreparedRequest()
         prepared.prepare(
             method=request.method,
             url=request.url,
             headers=headers,
             data=data,
+            files=parts or None,
             json=request.json if request.has_json else None,
             params=request.params or None,
             auth=auth,
@@ -173,23 +189,32 @@ def _mib(size: int) -> str:
 
 def preview(request: HttpRequest) -> SentRequest:
     """What ``send`` would put on the wire, without sending it (``apirun run --dry-run``)."""
-    with Transport() as transport:
-        return _as_sent(transport._prepare(request, None))
+    with Transport() as transport, contextlib.ExitStack() as files:
+        return _as_sent(transport._prepare(request, None, files), request.file)
 
 
-def _sent(raw: requests.Response) -> SentRequest:
-    return _as_sent(raw.history[0].request if raw.history else raw.request)
+def _cert(cert: ClientCert | None) -> str | tuple[str, str] | None:
+    if cert is None:
+        return None
+    return cert.cert if cert.key is None else (cert.cert, cert.key)
 
 
-def _as_sent(first: requests.PreparedRequest) -> SentRequest:
+def _sent(raw: requests.Response, body_file: str | None = None) -> SentRequest:
+    return _as_sent(raw.history[0].request if raw.history else raw.request, body_file)
+
+
+def _as_sent(first: requests.PreparedRequest, body_file: str | None = None) -> SentRequest:
     body = first.body
     if isinstance(body, str):
         body = body.encode("utf-8")
+    elif not isinstance(body, bytes | None):  # a file, streamed: reports name it instead
+        body = None
     return SentRequest(
         method=first.method or "",
         url=first.url or "",
         headers=Headers(list(first.headers.items())),
         body=body,
+        body_file=body_file,
     )
 
 

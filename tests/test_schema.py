@@ -97,6 +97,11 @@ KEY_TABLES = {
     "EXPECT_KEYS": lambda: _object_keys(DEFS["expect"]),
     "CAPTURE_KINDS": _capture_kinds,
     "EXPECTATION_OPERATORS": lambda: _object_keys(DEFS["operators"]),
+    "FILE_BODY_KEYS": lambda: _object_keys(DEFS["request"]["properties"]["data"]["anyOf"][1]),
+    "UPLOAD_KEYS": lambda: _object_keys(
+        DEFS["request"]["properties"]["files"]["additionalProperties"]["anyOf"][1]
+    ),
+    "CERT_KEYS": lambda: _object_keys(DEFS["cert"]["anyOf"][1]),
 }
 
 

@@ -369,7 +369,7 @@ CASES = [
                   data: 42
             """,
             ((8, 7), (8, 13)),
-            ("one body", "'data' is the raw body text, found a number"),
+            ("one body", "'data' is the raw body text or {file: PATH}, found a number"),
             "a",
         ),
         id="two-bodies-and-data-not-text",

@@ -272,6 +272,8 @@ def _request_lines(
         out.append(indent + "  " + line)
     if verbose and request.body:
         out += _body_lines(request.body.decode("utf-8", "replace"), indent, VERBOSE_BODY_LIMIT)
+    elif verbose and request.body_file:
+        out.append(indent + "  " + style.dim(f"(body: the bytes of {request.body_file})"))
     return out
 
 
