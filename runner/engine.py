@@ -18,16 +18,8 @@ from .errors import ResponseDataError, TemplateError, TransportError, UndefinedV
 from .masking import secrets_in_headers, secrets_in_variables
 from .messages import BodyNotJSON, Headers, HttpRequest, Response, SentRequest
 from .model import DEFAULT_TIMEOUT, Capture, Expectation, Include, Item, Spec, Step
-from .operators import (
-    MISSING,
-    OPERATORS,
-    PredicateTypeError,
-    QueryError,
-    check_operand,
-    matches_status,
-    run_query,
-)
-from .operators.predicates import check_status_operand
+from .operators import MISSING, NOT_FOUND, QUERIES, Mismatch, check_operand, evaluate
+from .operators.bodyschema import SCHEMA
 from .payloads import OCTET_STREAM, PayloadError, cloud_cert
 from .results import (
     CaptureResult,
@@ -665,14 +657,7 @@ def _as_sent(request: HttpRequest) -> SentRequest:
     return SentRequest(request.method, url, Headers(list(request.headers.items())), request.data)
 
 
-# -- captures and expectations -----------------------------------------------------------------
-
-_NOT_FOUND = {
-    "header": "no header '{}' in the response",
-    "jsonpath": "JSONPath {} matched nothing",
-    "regex": "regex {!r} did not match the response body",
-    "cookie": "no cookie '{}' was set by the response",
-}
+# -- captures and expectations: driven by the registry (runner/operators) ---------------------
 
 
 def _capture(
@@ -681,22 +666,21 @@ def _capture(
     captured: dict[str, Any] = {}
     for capture in captures:
         query = capture.query
+        kind = QUERIES[query.kind]
         argument = (
             templating.render_text(query.argument, {**scope, **captured})
             if query.argument is not None
             else None
         )
         item = CaptureResult(capture.name, capture.source)
-        try:
-            value = run_query(query.kind, argument, response)
-        except QueryError as exc:
-            item.error = str(exc)
+        value = kind.read(argument, response)
+        if value is MISSING:
+            item.error = kind.missing.format(argument)
+        elif isinstance(value, Mismatch):
+            item.error = value.reason
         else:
-            if value is MISSING:
-                item.error = _NOT_FOUND[query.kind].format(argument)
-            else:
-                item.value = value
-                captured[capture.name] = value
+            item.value = value
+            captured[capture.name] = value
         result.captures.append(item)
     return captured
 
@@ -704,44 +688,36 @@ def _capture(
 def _expect(
     expectation: Expectation, response: Response, scope: Mapping[str, Any]
 ) -> ExpectationResult:
-    if expectation.operator == "schema":
+    if expectation.operator == SCHEMA:
         return _expect_schema(expectation, response)
     query = expectation.query
+    kind = QUERIES[query.kind]
     expected = templating.render(expectation.expected, scope)
     result = ExpectationResult(
-        subject=query.describe(),
+        subject=kind.describe(query.argument),
         operator=expectation.operator,
         expected=expected,
         actual=MISSING,
         passed=False,
         source=expectation.source,
+        query=query.kind,
     )
-    if expectation.operator == "status":
-        result.actual = response.status
-        problem = check_status_operand(expected)
-        if problem:
-            result.reason = problem
-        else:
-            result.passed = matches_status(response.status, expected)
-        return result
     problem = check_operand(expectation.operator, expected)
     if problem:
         result.reason = problem
         return result
-    try:
-        result.actual = run_query(query.kind, query.argument, response)
-    except QueryError as exc:
-        result.reason = str(exc)
+    actual = kind.read(query.argument, response)
+    if isinstance(actual, Mismatch):
+        result.reason = actual.reason
         return result
-    if expectation.operator == "exists":
-        result.passed = (result.actual is not MISSING) == expected
-    elif result.actual is MISSING:
-        result.reason = _NOT_FOUND[query.kind].format(query.argument)
+    result.actual = actual
+    verdict = evaluate(expectation.operator, actual, expected)
+    if verdict is NOT_FOUND:
+        result.reason = kind.missing.format(query.argument)
+    elif isinstance(verdict, Mismatch):
+        result.reason = verdict.reason
     else:
-        try:
-            result.passed = OPERATORS[expectation.operator](result.actual, expected)
-        except PredicateTypeError as exc:
-            result.reason = str(exc)
+        result.passed = verdict
     return result
 
 
@@ -750,12 +726,13 @@ def _expect_schema(expectation: Expectation, response: Response) -> ExpectationR
     the list of violations, each with its JSON path."""
     schema = expectation.expected  # operators.bodyschema.BodySchema
     result = ExpectationResult(
-        subject=f"schema {schema.label}",
-        operator="schema",
+        subject=f"{SCHEMA} {schema.label}",
+        operator=SCHEMA,
         expected=schema.label,
         actual=MISSING,
         passed=False,
         source=expectation.source,
+        query=expectation.query.kind,
     )
     try:
         result.actual = schema.violations(response.json())

@@ -34,8 +34,8 @@ from .model import (
     Upload,
     Variable,
 )
-from .operators import OPERATORS, QueryError, check_operand, compile_jsonpath, compile_regex
-from .operators.predicates import check_status_operand
+from .operators import BODY, JSONPATH, OPERATOR_NAMES, QUERIES, STATUS, QueryKind, check_operand
+from .operators.bodyschema import SCHEMA
 from .payloads import PayloadError, client_cert, readable_file
 from .schema import check_document
 from .source import Source
@@ -76,9 +76,9 @@ BODY_KEYS = ("json", "data", "form")
 FILE_BODY_KEYS = ("file",)  # data: {file: PATH}
 UPLOAD_KEYS = ("file", "filename", "content_type")  # files: {FIELD: {file: PATH, …}}
 CERT_KEYS = ("cert", "key")  # cert: {cert: PATH, key: PATH}
-EXPECT_KEYS = ("status", "headers", "jsonpath", "body", "schema")
-CAPTURE_KINDS = ("header", "jsonpath", "regex", "status", "cookie", "body")
-EXPECTATION_OPERATORS = (*OPERATORS, "exists")
+EXPECT_KEYS = (*(kind.expect_key for kind in QUERIES.values()), SCHEMA)
+CAPTURE_KINDS = tuple(QUERIES)
+EXPECTATION_OPERATORS = OPERATOR_NAMES
 # Names the engine provides (or will): a spec may not define them as variables.
 RESERVED_NAMES = frozenset({"env", "os", "response", "item", "index"})
 _IDENTIFIER = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -625,9 +625,9 @@ class _Builder:
         if "request" in data:
             request = self.request(data["request"], self.source(data, "request", value=True))
         expectations = self.expectations(data)
-        if not any(e.operator == "status" for e in expectations):
+        if not any(e.query.kind == STATUS for e in expectations):
             # Without expect.status a step expects 2xx: it must not pass silently on a 500.
-            expectations.insert(0, Expectation(Query("status"), "status", "2xx", at))
+            expectations.insert(0, Expectation(Query(STATUS), QUERIES[STATUS].literal, "2xx", at))
         captures = self.captures(data)
         tags = self.tags(data)
         when = self.condition(data, "when")
@@ -844,50 +844,33 @@ class _Builder:
             return []
         self.check_keys(data, EXPECT_KEYS, "'expect'")
         result: list[Expectation] = []
-        if "status" in data:
-            at = self.source(data, "status", value=True)
-            value = data["status"]
-            prepared = self.prepare(value, at)
-            if not _has_template(value):
-                problem = check_status_operand(value)
+        for kind in QUERIES.values():
+            key = kind.expect_key
+            if key not in data:
+                continue
+            if not kind.takes_argument:
+                result += self.checks(Query(kind.name), data, key, data[key], kind)
+                continue
+            where = self.source(data, key, value=True)
+            checks = self.mapping(data[key], f"'expect.{key}'", where)
+            for argument, value in (checks or {}).items():
+                at = self.source(checks, argument)
+                if not isinstance(argument, str):
+                    self.error(f"a {kind.name} argument must be a string, found {argument!r}", at)
+                    continue
+                problem = kind.check_argument(argument)
                 if problem:
                     self.error(problem, at)
-            result.append(Expectation(Query("status"), "status", prepared, at))
-        if "headers" in data:
-            headers = self.mapping(
-                data["headers"], "'expect.headers'", self.source(data, "headers", value=True)
-            )
-            for name, value in (headers or {}).items():
-                if isinstance(value, int | float) and not isinstance(value, bool):
-                    value = str(value)  # header values are text: Content-Length: 42 means "42"
-                result += self.checks(Query("header", str(name)), headers, name, value)
-        if "jsonpath" in data:
-            paths = self.mapping(
-                data["jsonpath"], "'expect.jsonpath'", self.source(data, "jsonpath", value=True)
-            )
-            for expression, value in (paths or {}).items():
-                at = self.source(paths, expression)
-                if not isinstance(expression, str):
-                    self.error(f"a JSONPath must be a string, found {expression!r}", at)
                     continue
-                try:
-                    compile_jsonpath(expression)
-                except QueryError as exc:
-                    self.error(str(exc), at)
-                    continue
-                result += self.checks(Query("jsonpath", expression), paths, expression, value)
-        if "body" in data:
-            at = self.source(data, "body", value=True)
-            body = data["body"]
-            if self.mapping(body, "'expect.body' (operators such as contains, matches)", at):
-                result += self.operators(Query("body"), body)
-        if "schema" in data:
-            at = self.source(data, "schema", value=True)
-            schema = self.body_schema(data["schema"], at)
+                number = isinstance(value, int | float) and not isinstance(value, bool)
+                if kind.text_values and number:
+                    value = str(value)  # header values are text: Content-Length: 42 is "42"
+                result += self.checks(Query(kind.name, argument), checks, argument, value, kind)
+        if SCHEMA in data:
+            at = self.source(data, SCHEMA, value=True)
+            schema = self.body_schema(data[SCHEMA], at)
             if schema is not None:  # reported at the key: the value may be a whole schema
-                result.append(
-                    Expectation(Query("body"), "schema", schema, self.source(data, "schema"))
-                )
+                result.append(Expectation(Query(BODY), SCHEMA, schema, self.source(data, SCHEMA)))
         return result
 
     def body_schema(self, value: Any, at: Source) -> Any:
@@ -915,15 +898,32 @@ class _Builder:
             self.error(exc.message, at)
             return None
 
-    def checks(self, query: Query, parent: LocDict, key: Any, value: Any) -> list[Expectation]:
-        """A literal means equals; a mapping is operators (use equals: {...} for an object)."""
+    def checks(
+        self, query: Query, parent: LocDict, key: Any, value: Any, kind: QueryKind
+    ) -> list[Expectation]:
+        """A literal means the kind's literal operator (equals; status: its shorthand); a
+        mapping is operators (use equals: {...} for an object); a list of mappings, for the
+        kinds that take one (body), is several checks."""
+        at = self.source(parent, key, value=True)
+        if isinstance(value, list) and kind.check_list:
+            if not value:
+                self.error(f"'{key}' takes at least one check", at)
+            result: list[Expectation] = []
+            for index, item in enumerate(value):
+                if self.mapping(item, f"check {index + 1} of '{key}'", self.source(value, index)):
+                    result += self.checks(query, value, index, item, kind)
+            return result
         if isinstance(value, dict):
             if not value:
-                self.error("an empty mapping checks nothing", self.source(parent, key, value=True))
+                self.error("an empty mapping checks nothing", at)
                 return []
             return self.operators(query, value)
-        at = self.source(parent, key, value=True)
-        return [Expectation(query, "equals", self.prepare(value, at), at)]
+        prepared = self.prepare(value, at)
+        if not _has_template(value):
+            problem = check_operand(kind.literal, value)
+            if problem:
+                self.error(problem, at)
+        return [Expectation(query, kind.literal, prepared, at)]
 
     def operators(self, query: Query, data: LocDict) -> list[Expectation]:
         result = []
@@ -965,7 +965,7 @@ class _Builder:
 
     def capture_query(self, spec: Any, at: Source) -> Query | None:
         if isinstance(spec, str) and spec.startswith("$"):
-            spec = {"jsonpath": spec}
+            spec = {JSONPATH: spec}
         elif not isinstance(spec, dict):
             self.error(
                 "a capture is a JSONPath starting with '$' or a mapping with one of "
@@ -985,27 +985,23 @@ class _Builder:
             if not unknown:
                 self.error(f"a capture takes exactly one of {', '.join(CAPTURE_KINDS)}", at)
             return None
-        kind = kinds[0]
-        value = spec[kind]
-        where = self.source(spec, kind, value=True) if isinstance(spec, LocDict) else at
-        if kind in ("status", "body"):
+        kind = QUERIES[kinds[0]]
+        value = spec[kind.name]
+        where = self.source(spec, kind.name, value=True) if isinstance(spec, LocDict) else at
+        if not kind.takes_argument:
             if value is not True:
-                self.error(f"'{kind}' capture takes true", where)
+                self.error(f"'{kind.name}' capture takes true", where)
                 return None
-            return Query(kind)  # type: ignore[arg-type]
-        if not self.expect_type(value, str, f"'{kind}' capture takes a string", where):
+            return Query(kind.name)
+        if not self.expect_type(value, str, f"'{kind.name}' capture takes a string", where):
             return None
         prepared = self.prepare(value, where)
         if isinstance(prepared, str):
-            try:
-                if kind == "jsonpath":
-                    compile_jsonpath(prepared)
-                elif kind == "regex":
-                    compile_regex(prepared)
-            except QueryError as exc:
-                self.error(str(exc), where)
+            problem = kind.check_argument(prepared)
+            if problem:
+                self.error(problem, where)
                 return None
-        return Query(kind, prepared)  # type: ignore[arg-type]
+        return Query(kind.name, prepared)
 
 
 def _adopt(item: Item, prefix: str, base_url: Any) -> Item:

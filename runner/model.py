@@ -17,20 +17,14 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_BODY_MB = 32.0  # a larger response body fails its step, unread (memory stays bounded)
 
 BodyKind = Literal["json", "data", "form", "file"]
-QueryKind = Literal["status", "header", "jsonpath", "regex", "cookie", "body"]
 
 
 @dataclass(frozen=True, slots=True)
 class Query:
     """What to read from a response: shared by captures and expectations."""
 
-    kind: QueryKind
+    kind: str  # a key of runner.operators.QUERIES
     argument: Any = None  # header/cookie name, JSONPath or regex text; None for status/body
-
-    def describe(self) -> str:
-        if self.kind in ("status", "body"):
-            return self.kind
-        return f"{self.kind} {self.argument}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ class ExpectationResult:
     passed: bool
     source: Source
     reason: str | None = None  # why it could not be compared (no match, not JSON, wrong type)
+    query: str = ""  # the query kind (runner/operators QUERIES), for reports that group by it
 
 
 @dataclass(slots=True)

@@ -111,9 +111,9 @@ def test_jsonpath_captures_keep_json_types_in_a_json_body(srv, tmp_path, capsys)
         "nothing": None,
         "items": [1, 2, 3],
         "mapping": {"a": 1},
-        "names": ["admin", "demo"],  # several matches: the list
-        "admin_id": "u1",  # one match: the value, not a one-item list
-        "young": "demo",
+        "names": ["admin", "demo"],  # a wildcard: the list
+        "admin_id": ["u1"],  # a filter: a list too, with one match as with several
+        "young": ["demo"],
         "nested": {"deep": [1, True]},
     }
     # == would let 1 pass for 1.0 or True: check the JSON types themselves.
@@ -136,7 +136,7 @@ def test_captures_arrive_in_url_path_query_and_headers(srv, tmp_path, capsys):
               number: $.int
               decimal: $.float
               word: $.string
-              uid: "$.users[?(@.name=='demo')].id"
+              uid: "$.users[1].id"
           - name: use
             request:
               url: "/echo/{{ uid }}?n={{ number }}&d={{ decimal }}"
@@ -198,12 +198,12 @@ def test_jsonpath_capture_with_a_templated_expression(srv, tmp_path, capsys):
             request:
               method: POST
               url: /echo
-              json: {age: "{{ age }}"}
+              json: {age: "{{ age[0] }}", ages: "{{ age }}"}
         """,
         base=srv.url,
     )
     run_ok(capsys, path)
-    assert sent_json(srv) == {"age": 7}
+    assert sent_json(srv) == {"age": 7, "ages": [7]}  # a filter gives a list
 
 
 # -- regex, status, cookie, body ----------------------------------------------------------------
@@ -417,12 +417,6 @@ def test_a_capture_overrides_a_variable_of_the_same_name(srv, tmp_path, capsys):
         pytest.param(
             "/json", '{jsonpath: "$.users[5].id"}', ["$.users[5].id", "nothing"], id="jsonpath"
         ),
-        pytest.param(
-            "/json",
-            "\"$.users[?(@.name=='root')].id\"",
-            ["$.users[?(@.name=='root')].id", "nothing"],
-            id="jsonpath-filter",
-        ),
         pytest.param("/json", "{header: X-Nope}", ["X-Nope"], id="header"),
         pytest.param("/json", "{cookie: sid}", ["sid", "cookie"], id="cookie"),
         pytest.param("/text", '{regex: "bye (\\\\w+)"}', ["regex", "bye"], id="regex"),
@@ -464,6 +458,34 @@ def test_a_capture_that_finds_nothing_fails_the_step_and_skips_the_rest(
     assert line == line_of(path, "wanted: ")
     # Only the first step was sent: the skipped ones never reached the server.
     assert [r.path for r in srv.app.requests] == [url.split("?")[0]]
+
+
+@pytest.mark.parametrize(
+    "expression", ["$.users[?(@.name=='root')].id", "$.empty[*].id", "$..nowhere", "$.list[5:]"]
+)
+def test_a_path_that_gives_a_list_captures_an_empty_one_when_nothing_matches(
+    srv, tmp_path, capsys, expression
+):
+    """The path decides the shape (issue #10): an empty cloud is [], not a failed step."""
+    path = write_spec(
+        tmp_path,
+        f"""
+        base_url: "{{base}}"
+        steps:
+          - name: source
+            request: {{url: /json}}
+            capture:
+              ids: {{jsonpath: "{expression}"}}
+            expect:
+              jsonpath:
+                "{expression}": {{length: 0}}
+          - name: use
+            request: {{method: POST, url: /echo, json: {{ids: "{{{{ ids }}}}"}}}}
+        """,
+        base=srv.url,
+    )
+    run_ok(capsys, path)
+    assert sent_json(srv) == {"ids": []}
 
 
 def test_every_missing_capture_of_a_step_is_reported(srv, tmp_path, capsys):

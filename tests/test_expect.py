@@ -249,10 +249,11 @@ JSONPATH_PASSES = [
     ("one_of", "$.string: {one_of: [x, text]}"),
     ("one_of-int-is-float", "$.int: {one_of: [0, 1.0]}"),
     ("several-operators", "$.int: {gte: 1, lt: 2, type: integer, not_equals: 2}"),
-    ("filter", "$.users[?(@.name=='admin')].id: u1"),
-    ("filter-quoted-key", "\"$.users[?(@.name=='demo')].age\": {lt: 10}"),
+    ("filter", "$.users[?(@.name=='admin')].id: [u1]"),  # a filter always gives a list
+    ("filter-quoted-key", "\"$.users[?(@.name=='demo')].age\": {equals: [7]}"),
     ("filter-comparison-several", "$.users[?(@.age > 1)].name: [admin, demo]"),
-    ("filter-no-match-exists-false", "$.users[?(@.name=='root')].id: {exists: false}"),
+    ("filter-no-match-is-an-empty-list", "$.users[?(@.name=='root')].id: {length: 0}"),
+    ("wildcard-no-match-is-an-empty-list", "$.empty[*].id: []"),
     ("several-matches-compare-list", "$.users[*].age: [42, 7]"),
     ("several-matches-contains", "$.users[*].name: {contains: demo}"),
     ("several-matches-length", "$.users[*].name: {length: 2}"),
@@ -313,7 +314,7 @@ JSONPATH_FAILURES = [
     ),
     ("matches", '$.string: {matches: "^x"}', "jsonpath $.string matches", ['"^x"', 'got "text"']),
     ("exists-true", "$.nope: {exists: true}", "jsonpath $.nope exists", ["exist", "nothing"]),
-    ("exists-false", "$.int: {exists: false}", "jsonpath $.int exists", ["found 1"]),
+    ("exists-false", "$.int: {exists: false}", "jsonpath $.int exists", ["nothing, got 1"]),
     ("length", "$.list: {length: 2}", "jsonpath $.list length", ["length 2", "got 3"]),
     ("type", "$.string: {type: number}", "jsonpath $.string type", ["number", "got string"]),
     (
@@ -350,13 +351,13 @@ JSONPATH_FAILURES = [
         "filter",
         "$.users[?(@.name=='admin')].age: 7",
         "jsonpath $.users[?(@.name=='admin')].age",
-        ["7", "got 42"],
+        ["7", "got [42]"],
     ),
     (
         "filter-no-match",
         "$.users[?(@.name=='root')].id: u9",
         "jsonpath $.users[?(@.name=='root')].id",
-        ["nothing"],
+        ['"u9" (string)', "got [] (array)"],
     ),
 ]
 
@@ -591,3 +592,188 @@ def test_failed_expectation_through_the_real_command(srv, tmp_path):
     assert_points(result.out, path, line_of(path, "status: 201"))
     assert_points(result.out, path, line_of(path, '$.int: "1"'))
     assert "\033[" not in result.out  # NO_COLOR
+
+
+# -- the registry's additions: not, starts_with, ends_with, regex, cookies, duration, body lists --
+
+REGISTRY_PASSES = [
+    ("starts_with", "/json", "jsonpath:\n  $.string: {starts_with: te}"),
+    ("ends_with", "/json", "jsonpath:\n  $.string: {ends_with: xt}"),
+    ("not-contains", "/text", "body: {not: {contains: Traceback}}"),
+    ("not-equals-on-jsonpath", "/json", "jsonpath:\n  $.int: {not: {equals: 2}}"),
+    ("not-exists", "/json", "jsonpath:\n  $.nope: {not: {exists: true}}"),
+    ("body-list", "/text", "body:\n  - contains: hello\n  - {not: {contains: Traceback}}"),
+    ("body-literal", "/text", 'body: "hello from the test server\\nline two\\n"'),
+    ("regex", "/text", 'regex:\n  "hello from the (\\\\w+)": test\n  "x{3}": {exists: false}'),
+    ("cookies", "/cookies/set?sid=abc", "cookies:\n  sid: abc\n  other: {exists: false}"),
+    ("duration", "/slow?seconds=0.2", "duration: {gte: 150, lt: 5000}"),
+    ("status-operators", "/status/204", "status: {gte: 200, lt: 300}"),
+    ("header-starts-with", "/json", "headers:\n  Content-Type: {starts_with: application/json}"),
+]
+
+
+@pytest.mark.parametrize(
+    ("url", "check"), [pytest.param(u, c, id=name) for name, u, c in REGISTRY_PASSES]
+)
+def test_registry_checks_pass(srv, tmp_path, capsys, url, check):
+    run_passing(capsys, expect_spec(tmp_path, srv, check, url=url))
+
+
+REGISTRY_FAILURES = [
+    # (id, url, check, subject, fragments)
+    (
+        "starts_with",
+        "/json",
+        "jsonpath:\n  $.string: {starts_with: ex}",
+        "jsonpath $.string starts_with",
+        ['expected to start with "ex", got "text"'],
+    ),
+    (
+        "ends_with",
+        "/json",
+        "jsonpath:\n  $.string: {ends_with: te}",
+        "jsonpath $.string ends_with",
+        ['expected to end with "te", got "text"'],
+    ),
+    (
+        "not",
+        "/text",
+        "body: {not: {contains: hello}}",
+        "body not",
+        ['expected not to contain "hello", got "hello from'],
+    ),
+    (
+        "body-list-second",
+        "/text",
+        "body:\n  - contains: hello\n  - {contains: goodbye}",
+        "body contains",
+        ['expected to contain "goodbye"'],
+    ),
+    (
+        "regex",
+        "/text",
+        'regex:\n  "hello from the (\\\\w+)": prod',
+        "regex hello from the (\\w+)",
+        ['expected "prod", got "test"'],
+    ),
+    (
+        "regex-no-match",
+        "/text",
+        'regex:\n  "bye (\\\\w+)": x',
+        "regex bye (\\w+)",
+        ["did not match the response body"],
+    ),
+    (
+        "cookie",
+        "/cookies/set?sid=abc",
+        "cookies:\n  sid: xyz",
+        "cookie sid",
+        ['expected "xyz", got "abc"'],
+    ),
+    (
+        "cookie-missing",
+        "/json",
+        "cookies:\n  sid: xyz",
+        "cookie sid",
+        ["no cookie 'sid' was set by the response"],
+    ),
+    (
+        "duration",
+        "/slow?seconds=0.2",
+        "duration: {lt: 100}",
+        "duration lt",
+        ["expected < 100, got 2"],
+    ),
+    (
+        "contains-list-in-an-object",  # a traceback before the registry (issue #11)
+        "/json",
+        "jsonpath:\n  $.object: {contains: [1]}",
+        "jsonpath $.object contains",
+        ["object and array"],
+    ),
+    (
+        "gt-on-a-string",
+        "/json",
+        "jsonpath:\n  $.string: {gt: 1}",
+        "jsonpath $.string gt",
+        ["string and integer"],
+    ),
+    (
+        "length-of-a-number",
+        "/json",
+        "jsonpath:\n  $.int: {length: 1}",
+        "jsonpath $.int length",
+        ["integer and integer"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("url", "check", "subject", "fragments"),
+    [pytest.param(u, c, s, f, id=name) for name, u, c, s, f in REGISTRY_FAILURES],
+)
+def test_registry_checks_fail_with_expected_and_actual(
+    srv, tmp_path, capsys, url, check, subject, fragments
+):
+    path = expect_spec(tmp_path, srv, check, url=url)
+    _, failures = run_failing(capsys, path)
+    assert len(failures) == 1, failures
+    message = failures[0][0]
+    assert message.startswith(subject + ":"), message
+    for fragment in fragments:
+        assert fragment in message, message
+
+
+def test_a_type_mismatch_is_a_failure_with_reports_under_jobs(srv, tmp_path, capsys):
+    """contains [1] on an object ended in a traceback and no JUnit report (issue #11)."""
+    path = expect_spec(tmp_path, srv, "jsonpath:\n  $.object: {contains: [1]}")
+    (tmp_path / "b").mkdir()
+    other = expect_spec(tmp_path / "b", srv, None)
+    junit = tmp_path / "junit.xml"
+    result = run_cli(capsys, "--jobs", "2", "--junit", str(junit), str(path), str(other))
+    assert result.code == 1, result.text
+    assert "Traceback" not in result.text
+    report = junit.read_text(encoding="utf-8")
+    assert "<failure" in report and "object and array" in report
+
+
+@pytest.mark.parametrize(
+    ("check", "fragment"),
+    [
+        ("jsonpath:\n  $.string: {starts_with: 3}", "starts_with takes a string"),
+        ("body: {not: {contains: a, equals: b}}", "not takes exactly one operator"),
+        ("body: {not: {length: two}}", "length takes a whole number"),
+        ("body: {not: {contians: a}}", "did you mean 'contains'"),
+        ('regex:\n  "(": x', "regular expression"),
+        ("body: []", "body"),
+    ],
+)
+def test_registry_operands_are_checked_before_anything_is_sent(
+    srv, tmp_path, capsys, check, fragment
+):
+    path = expect_spec(tmp_path, srv, check)
+    result = run_cli(capsys, str(path))
+    assert result.code == 2, result.text
+    assert fragment in result.out + result.err, result.text
+    assert srv.app.requests == []
+
+
+def test_duration_is_a_capture_too(srv, tmp_path, capsys):
+    path = write_spec(
+        tmp_path,
+        """
+        base_url: "{base}"
+        steps:
+          - name: slow
+            request: {url: "/slow?seconds=0.2"}
+            capture:
+              took: {duration: true}
+          - name: report
+            request: {method: POST, url: /echo, json: {took: "{{ took }}"}}
+        """,
+        base=srv.url,
+    )
+    result = run_cli(capsys, str(path))
+    assert result.code == 0, result.text
+    took = srv.app.last.json()["took"]
+    assert isinstance(took, float) and 150 <= took < 5000

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonpath_ng.ext.parser import ExtendedJsonPathParser
 
-from runner.operators.queries import SimplePath, compile_jsonpath
+from runner.operators.jsonpath import SimplePath, compile_jsonpath
 
 NAMES = st.sampled_from(["a", "b", "users", "name", "id", "_x", "v2"])
 SCALARS = (

@@ -341,3 +341,13 @@ def test_apirun_schema_prints_the_shipped_schema(capsys):
     printed = capsys.readouterr().out
     assert json.loads(printed) == SCHEMA
     assert printed == SCHEMA_PATH.read_text(encoding="utf-8")
+
+
+def test_the_shipped_schema_is_the_generated_one():
+    """runner/schema/apirun.schema.json is built from the registry; regenerate it with
+    ``python -m runner.schema --write`` after changing an operator, a query kind or a key."""
+    from runner.schema import schema_text
+
+    assert SCHEMA_PATH.read_text(encoding="utf-8") == schema_text(), (
+        "apirun.schema.json is stale: run python -m runner.schema --write"
+    )

@@ -19,6 +19,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+SCHEMA = "schema"  # the expect key, and the operator name in results and reports
 DEFAULT_DRAFT = "https://json-schema.org/draft/2020-12/schema"
 SHOWN = 20  # violations listed for one response; the rest are counted as "more"
 MESSAGE_LIMIT = 200  # characters of one violation's message (they quote the value)

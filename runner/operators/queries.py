@@ -1,129 +1,44 @@
-"""Queries: read one value out of a response. Pure functions of the response."""
+"""Queries: what a capture keeps and an expectation checks, read out of a response.
+
+One entry per query kind in ``QUERIES``: captures (``capture: {NAME: {KIND: ARGUMENT}}``)
+and expectations (``expect: {KEY: ...}``) both come from it, so every kind is both. Adding a
+kind is adding one ``QueryKind`` here. Reading never raises: a body that is not JSON gives a
+``Mismatch``, nothing found gives ``MISSING``.
+"""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from functools import lru_cache
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Final
 
 from ..messages import BodyNotJSON, Response
+from .jsonpath import JSONPathError, compile_jsonpath
+from .predicates import _regex
+from .values import MISSING, Mismatch
 
 
-class _Missing:
-    """Nothing matched: distinct from a JSON null."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "<nothing>"
-
-    def __bool__(self) -> bool:
-        return False
+def _no_argument(_: Any) -> str | None:
+    return None
 
 
-MISSING: Any = _Missing()
+@dataclass(frozen=True, slots=True)
+class QueryKind:
+    """One kind of query: its capture key, its expect key, how to read it, how to word it."""
 
+    name: str  # the capture key (capture: {x: {header: Location}}) and the report's subject
+    expect_key: str  # the expect key: a mapping argument → check when the kind takes one
+    doc: str  # what it reads: the schema's description and docs/format.md's table
+    read: Callable[[Any, Response], Any]  # (argument, response) → value | MISSING | Mismatch
+    missing: str  # what finding nothing says; {} is the argument
+    takes_argument: bool = True  # header name, JSONPath...; False: `{status: true}` captures it
+    check_argument: Callable[[str], str | None] = _no_argument  # a literal argument's problem
+    literal: str = "equals"  # the operator a literal check means (status: its shorthand)
+    check_list: bool = False  # expect takes a list of checks too (body: [{contains: a}, ...])
+    text_values: bool = False  # literal numbers are compared as text (Content-Length: 42)
 
-class QueryError(ValueError):
-    """The query cannot be asked of this response (or is itself invalid)."""
-
-
-_SEGMENT = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\[(\*)\]")
-_parser: Any = None
-
-
-class SimplePath:
-    """A JSONPath made only of ``.name``, ``[N]`` and ``[*]``, evaluated directly.
-
-    Most paths in specs are this simple; evaluating them here gives jsonpath-ng's results
-    (a property test compares the two) without importing it and building its parser,
-    which costs tens of milliseconds at start-up.
-    """
-
-    __slots__ = ("segments",)
-
-    def __init__(self, segments: tuple[tuple[str, Any], ...]):
-        self.segments = segments
-
-    def values(self, document: Any) -> list[Any]:
-        current = [document]
-        for kind, argument in self.segments:
-            found: list[Any] = []
-            for value in current:
-                if kind == "field":
-                    if isinstance(value, dict) and argument in value:
-                        found.append(value[argument])
-                elif kind == "index":
-                    if isinstance(value, list) and len(value) > argument:
-                        found.append(value[argument])
-                elif isinstance(value, list):  # [*]
-                    found.extend(value)
-                elif isinstance(value, dict):  # [*] of an object: its values, as jsonpath-ng
-                    found.extend(value.values())
-            current = found
-        return current
-
-
-class _LibraryPath:
-    """Any other JSONPath, through jsonpath-ng's extended parser (filters, arithmetic...)."""
-
-    __slots__ = ("parsed",)
-
-    def __init__(self, parsed: Any):
-        self.parsed = parsed
-
-    def values(self, document: Any) -> list[Any]:
-        return [match.value for match in self.parsed.find(document)]
-
-
-def _simple_path(text: str) -> SimplePath | None:
-    if not text.startswith("$"):
-        return None
-    segments: list[tuple[str, Any]] = []
-    position = 1
-    while position < len(text):
-        match = _SEGMENT.match(text, position)
-        if match is None:
-            return None
-        name, index, star = match.groups()
-        if name is not None:
-            segments.append(("field", name))
-        elif index is not None:
-            segments.append(("index", int(index)))
-        else:
-            segments.append(("all", star))
-        position = match.end()
-    return SimplePath(tuple(segments))
-
-
-def _library_parser() -> Any:
-    global _parser
-    if _parser is None:  # building the parser is the slow part: do it once
-        from jsonpath_ng.ext.parser import ExtendedJsonPathParser
-
-        _parser = ExtendedJsonPathParser()
-    return _parser
-
-
-@lru_cache(maxsize=4096)
-def compile_jsonpath(text: str) -> SimplePath | _LibraryPath:
-    """Parse a JSONPath once (extended syntax: filters, arithmetic); raise QueryError if invalid."""
-    simple = _simple_path(text)
-    if simple is not None:
-        return simple
-    try:
-        return _LibraryPath(_library_parser().parse(text))
-    except Exception as exc:  # jsonpath-ng raises bare Exception subclasses of several kinds
-        raise QueryError(f"invalid JSONPath {text!r}: {exc}") from None
-
-
-@lru_cache(maxsize=4096)
-def compile_regex(text: str) -> re.Pattern[str]:
-    try:
-        return re.compile(text)
-    except re.error as exc:
-        raise QueryError(f"invalid regular expression {text!r}: {exc}") from None
+    def describe(self, argument: Any) -> str:
+        return f"{self.name} {argument}" if self.takes_argument else self.name
 
 
 def _status(_: Any, response: Response) -> Any:
@@ -136,22 +51,41 @@ def _header(name: str, response: Response) -> Any:
 
 
 def _jsonpath(expression: str, response: Response) -> Any:
-    path = compile_jsonpath(expression)
+    try:
+        path = compile_jsonpath(expression)
+    except JSONPathError as exc:
+        return Mismatch(str(exc))
     try:
         document = response.json()
     except BodyNotJSON as exc:
-        raise QueryError(str(exc)) from None
+        return Mismatch(str(exc))
     found = path.values(document)
-    if not found:
-        return MISSING
-    return found[0] if len(found) == 1 else found
+    if path.definite:
+        return found[0] if found else MISSING
+    return found
 
 
-def _regex(pattern: str, response: Response) -> Any:
-    match = compile_regex(pattern).search(response.text)
+def _check_jsonpath(text: str) -> str | None:
+    try:
+        compile_jsonpath(text)
+    except JSONPathError as exc:
+        return str(exc)
+    return None
+
+
+def _regex_query(pattern: str, response: Response) -> Any:
+    compiled = _regex(pattern)
+    if isinstance(compiled, str):
+        return Mismatch(compiled)
+    match = compiled.search(response.text)
     if match is None:
         return MISSING
     return match.group(1) if match.re.groups else match.group(0)
+
+
+def _check_regex(text: str) -> str | None:
+    compiled = _regex(text)
+    return compiled if isinstance(compiled, str) else None
 
 
 def _cookie(name: str, response: Response) -> Any:
@@ -162,16 +96,75 @@ def _body(_: Any, response: Response) -> Any:
     return response.text
 
 
-QUERY_KINDS: dict[str, Callable[[Any, Response], Any]] = {
-    "status": _status,
-    "header": _header,
-    "jsonpath": _jsonpath,
-    "regex": _regex,
-    "cookie": _cookie,
-    "body": _body,
+def _duration(_: Any, response: Response) -> Any:
+    return round(response.elapsed_ms, 3)
+
+
+QUERIES: Final[dict[str, QueryKind]] = {
+    q.name: q
+    for q in (
+        QueryKind(
+            "status",
+            "status",
+            "The status code (an integer).",
+            _status,
+            "no status",
+            takes_argument=False,
+            literal="status",
+        ),
+        QueryKind(
+            "header",
+            "headers",
+            "A response header, by name (any case); several of one name are joined with ', '.",
+            _header,
+            "no header '{}' in the response",
+            text_values=True,
+        ),
+        QueryKind(
+            "jsonpath",
+            "jsonpath",
+            "Values in the JSON body: one for a definite path, a list for a path with a "
+            "wildcard, slice, filter or '..'.",
+            _jsonpath,
+            "JSONPath {} matched nothing",
+            check_argument=_check_jsonpath,
+        ),
+        QueryKind(
+            "regex",
+            "regex",
+            "The first match of a regular expression in the body text (its first group, if any).",
+            _regex_query,
+            "regex {!r} did not match the response body",
+            check_argument=_check_regex,
+        ),
+        QueryKind(
+            "cookie",
+            "cookies",
+            "A cookie set by the response (or by a redirect on the way).",
+            _cookie,
+            "no cookie '{}' was set by the response",
+            text_values=True,
+        ),
+        QueryKind(
+            "body",
+            "body",
+            "The whole body as text.",
+            _body,
+            "no body",
+            takes_argument=False,
+            check_list=True,
+        ),
+        QueryKind(
+            "duration",
+            "duration",
+            "The response time in milliseconds, from sending to the end of the headers.",
+            _duration,
+            "no duration",
+            takes_argument=False,
+        ),
+    )
 }
 
-
-def run_query(kind: str, argument: Any, response: Response) -> Any:
-    """The value the query finds, or MISSING; QueryError when it cannot be asked."""
-    return QUERY_KINDS[kind](argument, response)
+JSONPATH: Final = "jsonpath"  # the capture shorthand `$.path` means this kind
+STATUS: Final = "status"
+BODY: Final = "body"

@@ -7,7 +7,6 @@ Secrets are masked in every line unless the user asked to see them.
 from __future__ import annotations
 
 import io
-import json
 import threading
 from collections.abc import Iterable
 from pathlib import PurePath
@@ -17,13 +16,13 @@ from ..errors import Diagnostic, SpecError
 from ..masking import mask, mask_header
 from ..messages import Headers, Response, SentRequest
 from ..model import Spec
-from ..operators import MISSING, json_type
+from ..operators import EQUALS, MISSING, QUERIES, STATUS, failure_text, show
+from ..operators.bodyschema import SCHEMA
 from ..results import ExpectationResult, FileResult, Outcome, RunResult, StepResult
 from ..source import Source
 
 BODY_PREVIEW = 500  # characters of a response body shown under a failure
 VERBOSE_BODY_LIMIT = 64 * 1024  # characters of a body shown with -v
-VALUE_LIMIT = 300
 NAME_WIDTH = 32  # step names are padded to the longest in the file, up to this
 
 _MARKS = {
@@ -52,47 +51,13 @@ class Style:
 
 
 def format_value(value: Any) -> str:
-    if value is MISSING:
-        return "nothing"
-    try:
-        text = json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= VALUE_LIMIT else text[:VALUE_LIMIT] + "…"
-
-
-def _typed(value: Any, other: Any) -> str:
-    """A value, with its JSON type when the other side's type differs ("1" is not 1)."""
-    text = format_value(value)
-    if value is MISSING or other is MISSING:
-        return text
-    if json_type(value) != json_type(other) and {json_type(value), json_type(other)} != {
-        "integer",
-        "number",
-    }:
-        return f"{text} ({json_type(value)})"
-    return text
-
-
-_PHRASES = {
-    "equals": "expected {e}, got {a}",
-    "status": "expected {e}, got {a}",
-    "not_equals": "expected anything but {e}, got {a}",
-    "contains": "expected to contain {e}, got {a}",
-    "matches": "expected to match {e}, got {a}",
-    "length": "expected length {e}, got {a}",
-    "type": "expected type {e}, got {a}",
-    "gt": "expected > {e}, got {a}",
-    "gte": "expected >= {e}, got {a}",
-    "lt": "expected < {e}, got {a}",
-    "lte": "expected <= {e}, got {a}",
-    "one_of": "expected one of {e}, got {a}",
-}
+    return show(value)
 
 
 def describe_failure(result: ExpectationResult) -> str:
-    """One line; a schema's violations follow it, one a line."""
-    if result.operator == "schema":
+    """One line, worded by the operator's registry entry; a schema's violations follow it,
+    one a line."""
+    if result.operator == SCHEMA:
         if result.reason:
             return f"{result.subject}: {result.reason}"
         count = sum(1 for line in result.actual if line.startswith("$"))
@@ -100,53 +65,35 @@ def describe_failure(result: ExpectationResult) -> str:
         title = f"{result.subject}: {count}{more} violation{'s' if count != 1 else ''}"
         return "\n".join([title, *result.actual])
     subject = result.subject
-    if result.operator not in ("equals", "status"):
+    if not _is_literal(result):
         subject += f" {result.operator}"
     if result.reason:
-        text = f"{subject}: {result.reason}: expected {format_value(result.expected)}"
-        return text + ("" if result.actual is MISSING else f", got {format_value(result.actual)}")
-    if result.operator == "exists":
-        if result.expected:
-            return f"{subject}: expected to exist, found nothing"
-        return f"{subject}: expected nothing, found {format_value(result.actual)}"
-    actual = result.actual
-    if result.operator == "length":
-        actual_text = f"{len(actual)}: {format_value(actual)}"
-    elif result.operator == "type":
-        actual_text = f"{json_type(actual)} {format_value(actual)}"
-    elif result.operator == "status":
-        actual_text = str(actual)
-    else:
-        actual_text = _typed(actual, result.expected)
-    expected_text = (
-        _typed(result.expected, actual)
-        if result.operator in ("equals", "not_equals")
-        else format_value(result.expected)
-    )
-    if result.operator == "status":
-        expected_text = _status_text(result.expected)
-    if result.operator == "type":
-        expected_text = str(result.expected)
-    return f"{subject}: " + _PHRASES[result.operator].format(e=expected_text, a=actual_text)
+        text = f"{subject}: {result.reason}: expected {show(result.expected)}"
+        return text + ("" if result.actual is MISSING else f", got {show(result.actual)}")
+    return f"{subject}: " + failure_text(result.operator, result.expected, result.actual)
+
+
+def _is_literal(result: ExpectationResult) -> bool:
+    """Whether the check was written as a plain value (status: 201, $.name: admin)."""
+    query = QUERIES.get(result.query)
+    return result.operator == EQUALS or (query is not None and result.operator == query.literal)
+
+
+def _status_failed(step: StepResult) -> bool:
+    return any(e.query == STATUS and not e.passed for e in step.expectations)
 
 
 def failure_messages(step: StepResult) -> list[str]:
     """One line per thing that went wrong in a step, as the console lists them."""
     messages = [step.error.message] if step.error is not None else []
     messages += [describe_failure(e) for e in step.failed_expectations]
-    if any(e.operator == "status" for e in step.failed_expectations) and step.failed_captures:
+    if _status_failed(step) and step.failed_captures:
         # The wrong status explains the missing values; one line instead of one per capture.
         names = ", ".join(c.name for c in step.failed_captures)
         messages.append(f"not captured (the status was not as expected): {names}")
     else:
         messages += [f"capture {c.name}: {c.error}" for c in step.failed_captures]
     return messages
-
-
-def _status_text(expected: Any) -> str:
-    if isinstance(expected, list):
-        return " or ".join(_status_text(item) for item in expected)
-    return str(expected)
 
 
 # -- positions ------------------------------------------------------------------------------------
@@ -240,7 +187,7 @@ def format_step(
         lines += format_location(
             expectation.source, spec.lines_of(expectation.source.file), style, indent + "  "
         )
-    if any(e.operator == "status" for e in step.failed_expectations) and step.failed_captures:
+    if _status_failed(step) and step.failed_captures:
         # The wrong status explains the missing values; one line instead of one per capture.
         names = ", ".join(c.name for c in step.failed_captures)
         lines.append(indent + f"- not captured (the status was not as expected): {names}")

@@ -33,6 +33,7 @@ __all__ = [
     "compile_schema",
     "load_schema",
     "locate",
+    "schema_text",
     "violations",
 ]
 
@@ -40,8 +41,15 @@ SCHEMA_PATH = Path(__file__).with_name("apirun.schema.json")
 
 
 def load_schema() -> dict[str, Any]:
-    """The schema as data (a fresh copy)."""
-    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    """The schema as data (a fresh copy), built from the registry: the shipped file is this."""
+    from .build import build_schema
+
+    return build_schema()
+
+
+def schema_text() -> str:
+    """The schema as ``apirun schema`` prints it and ``apirun.schema.json`` holds it."""
+    return json.dumps(load_schema(), indent=2, ensure_ascii=False) + "\n"
 
 
 _spec_check: Check | None = None
