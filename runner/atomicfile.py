@@ -15,8 +15,11 @@ from collections.abc import Iterable
 from pathlib import Path
 
 
-def write_atomic(path: str | Path, chunks: bytes | Iterable[bytes]) -> None:
-    """Replace ``path`` with ``chunks``; on any failure the old file stays as it was."""
+def write_atomic(
+    path: str | Path, chunks: bytes | Iterable[bytes], mode: int | None = None
+) -> None:
+    """Replace ``path`` with ``chunks``; on any failure the old file stays as it was.
+    ``mode``: the new file's permissions (default: the replaced file's, or a new file's)."""
     path = Path(path)
     descriptor, temporary = tempfile.mkstemp(
         prefix=f".{path.name}.", suffix=".part", dir=path.parent
@@ -27,7 +30,7 @@ def write_atomic(path: str | Path, chunks: bytes | Iterable[bytes]) -> None:
                 stream.write(chunk)
             stream.flush()
             os.fsync(stream.fileno())
-        os.chmod(temporary, _mode(path))
+        os.chmod(temporary, _mode(path) if mode is None else mode)
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -149,6 +149,12 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--report-json", metavar="FILE", help="write every step's results as JSON")
     parser.add_argument(
+        "--curl",
+        metavar="FILE",
+        help="write every request sent as a bash script of curl commands (secrets "
+        "masked as *** unless --show-secrets; then the script replays the run's requests)",
+    )
+    parser.add_argument(
         "-j",
         "--jobs",
         type=_positive_int,
@@ -462,7 +468,7 @@ def _run(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         console.flush()  # what finished is shown; reports are not written over good ones
         raise
     console.summary(result)
-    _write_reports(reports, result, secrets)
+    _write_reports(reports, result, secrets, options.show_secrets)
     return result.exit_code
 
 
@@ -516,7 +522,14 @@ def _selection(options: argparse.Namespace) -> Any:
 def _report_paths(options: argparse.Namespace) -> dict[str, Path]:
     """Report files checked before anything is sent, not after a long run."""
     reports: dict[str, Path] = {}
-    for flag, name in (("--junit", options.junit), ("--report-json", options.report_json)):
+    named = (
+        ("--junit", options.junit),
+        ("--report-json", options.report_json),
+        ("--curl", options.curl),
+    )
+    if options.dry_run and options.curl is not None:
+        raise UsageError("--curl writes the requests a run sends, and a dry run sends none")
+    for flag, name in named:
         if name is None:
             continue
         path = Path(name)
@@ -528,15 +541,21 @@ def _report_paths(options: argparse.Namespace) -> dict[str, Path]:
         if not os.access(folder, os.W_OK | os.X_OK):
             raise UsageError(f"{flag} {name}: cannot write in the folder {folder}")
         if any(path.resolve() == other.resolve() for other in reports.values()):
-            raise UsageError(f"--junit and --report-json name the same file: {name}")
+            raise UsageError(f"two reports name the same file: {name}")
         reports[flag] = path
     return reports
 
 
-def _write_reports(reports: dict[str, Path], result: Any, secrets: set[str]) -> None:
+def _write_reports(
+    reports: dict[str, Path], result: Any, secrets: set[str], show_secrets: bool = False
+) -> None:
+    """``show_secrets`` is for --curl only: the JUnit and JSON reports always mask them."""
     from .atomicfile import write_atomic
 
     for flag, path in reports.items():
+        if flag == "--curl":
+            _write_curl(path, result, None if show_secrets else secrets)
+            continue
         if flag == "--junit":
             from .report.junit import junit_xml
 
@@ -549,6 +568,24 @@ def _write_reports(reports: dict[str, Path], result: Any, secrets: set[str]) -> 
             write_atomic(path, content)
         except OSError as exc:
             raise UsageError(f"cannot write {flag} {path}: {exc.strerror or exc}") from None
+
+
+def _write_curl(path: Path, result: Any, secrets: set[str] | None) -> None:
+    """The script, executable (only by its owner when it holds secrets in clear); bodies
+    read from files go to a folder beside it, written first."""
+    from .atomicfile import write_atomic
+    from .report.curl import curl_script
+
+    folder = f"{path.name}.d"
+    script = curl_script(result, secrets, folder)
+    try:
+        if script.bodies:
+            (path.parent / folder).mkdir(exist_ok=True)
+        for name, body in script.bodies.items():
+            write_atomic(path.parent / folder / name, body, 0o600 if secrets is None else None)
+        write_atomic(path, script.text.encode("utf-8"), 0o700 if secrets is None else 0o755)
+    except OSError as exc:
+        raise UsageError(f"cannot write --curl {path}: {exc.strerror or exc}") from None
 
 
 COMMANDS: tuple[Command, ...] = (

@@ -134,6 +134,7 @@ def run_spec(
             scope = None
     adapters = _in_process(spec, options, scope, result) if scope is not None else None
     if scope is not None and adapters is not None:
+        result.verify, result.cert = verify, cert
         with Transport(verify, spec.defaults.max_body_mb, adapters, cert) as transport:
             run = _FileRun(spec, options, listener, transport, result, scope)
             run.items(spec.steps)

@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from .messages import Response, SentRequest
-from .model import Spec
+from .model import ClientCert, Spec
 from .source import Source
 
 
@@ -85,6 +85,8 @@ class FileResult:
     error: StepError | None = None  # the file could not start (e.g. a variable failed to render)
     secrets: set[str] = field(default_factory=set)
     captured: dict[str, Any] = field(default_factory=dict)  # what its steps captured, by name
+    verify: bool | str = True  # TLS verification as run: true, false or a CA bundle's path
+    cert: ClientCert | None = None  # the file's TLS client certificate, as run
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for step in self.steps if step.outcome is outcome)

@@ -157,6 +157,7 @@ def format_step(
     verbose: bool = False,
     show_secrets: bool = False,
     width: int | None = None,
+    verify: bool | str = True,
 ) -> str:
     hidden = None if show_secrets else tuple(secrets)
     mark, color = _MARKS[step.outcome]
@@ -198,7 +199,7 @@ def format_step(
                 capture.source, spec.lines_of(capture.source.file), style, indent + "  "
             )
     if (failed or verbose) and step.request is not None:
-        lines += _request_lines(step.request, style, indent, hidden, verbose)
+        lines += _request_lines(step.request, style, indent, hidden, verbose, verify)
     if (failed or verbose) and step.response is not None:
         lines += _response_lines(step.response, style, indent, hidden, verbose)
     return "\n".join(mask(line, hidden or ()) for line in lines)
@@ -212,7 +213,12 @@ def _headers(headers: Headers, secrets: tuple[str, ...] | None) -> list[str]:
 
 
 def _request_lines(
-    request: SentRequest, style: Style, indent: str, secrets: tuple[str, ...] | None, verbose: bool
+    request: SentRequest,
+    style: Style,
+    indent: str,
+    secrets: tuple[str, ...] | None,
+    verbose: bool,
+    verify: bool | str = True,
 ) -> list[str]:
     out = [indent + style.dim("request:"), indent + f"  {request.method} {request.url}"]
     for line in _headers(request.headers, secrets):
@@ -221,7 +227,20 @@ def _request_lines(
         out += _body_lines(request.body.decode("utf-8", "replace"), indent, VERBOSE_BODY_LIMIT)
     elif verbose and request.body_file:
         out.append(indent + "  " + style.dim(f"(body: the bytes of {request.body_file})"))
+    if verbose:
+        out.append(indent + style.dim("  $ ") + _curl_line(request, verify, secrets))
     return out
+
+
+def _curl_line(request: SentRequest, verify: bool | str, secrets: tuple[str, ...] | None) -> str:
+    """The request as one curl command (report/curl.py); a file's body is not inlined."""
+    from .curl import curl_command, needs_file
+
+    body_file = "BODY" if needs_file(request) else None
+    line = curl_command(request, verify, secrets, body_file)
+    if body_file:
+        line += f"  # BODY: the {len(request.body or b'')} bytes above (--curl FILE writes them)"
+    return line
 
 
 def _response_lines(
@@ -307,6 +326,7 @@ class ConsoleReporter:
                 self.verbose,
                 self.show_secrets,
                 self.width,
+                file.verify,
             )
         )
 
