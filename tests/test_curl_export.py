@@ -12,6 +12,7 @@ import pytest
 from helpers import run_cli, write_spec
 
 from runner.messages import Headers, SentRequest
+from runner.model import ClientCert
 from runner.report.curl import curl_command, shell_quote
 from runner.results import FileResult, Outcome, RunResult, StepResult
 from runner.source import Source
@@ -72,7 +73,18 @@ steps:
     request: {method: PATCH, url: /echo/p, json: [1, "two", null]}
   - name: head
     request: {method: HEAD, url: /echo/h}
+  - name: file body
+    request: {method: PUT, url: /echo/img, data: {file: blob.bin}}
+  - name: bytes from a template
+    request: {method: POST, url: /echo/b, data: "{{ 'AP8Aw7w=' | b64decode }}"}
+  - name: multipart
+    request:
+      method: POST
+      url: /echo/upload
+      form: {owner: ada}
+      files: {report: blob.bin}
 """
+STEPS = 10
 
 
 def _received(app) -> list[tuple]:
@@ -93,11 +105,12 @@ def _bash(script, cwd):
 @needs_curl
 def test_the_script_replays_the_same_requests_byte_for_byte(srv, capsys, tmp_path):
     spec = write_spec(tmp_path, SPEC, base=srv.url)
+    (tmp_path / "blob.bin").write_bytes(bytes(range(256)) * 3)
     script = tmp_path / "out.sh"
     result = run_cli(capsys, str(spec), "--curl", str(script), "--show-secrets")
     assert result.code == 0, result.text
     sent = _received(srv.app)
-    assert len(sent) == 7
+    assert len(sent) == STEPS
     text = script.read_text()
     assert text.startswith("#!/usr/bin/env bash\n")
     assert "000000" in text
@@ -115,6 +128,7 @@ def test_the_script_replays_the_same_requests_byte_for_byte(srv, capsys, tmp_pat
 @needs_curl
 def test_secrets_are_masked_in_the_script_unless_asked(srv, capsys, tmp_path):
     spec = write_spec(tmp_path, SPEC, base=srv.url)
+    (tmp_path / "blob.bin").write_bytes(b"x")
     script = tmp_path / "out.sh"
     assert run_cli(capsys, str(spec), "--curl", str(script)).code == 0
     text = script.read_text()
@@ -168,10 +182,12 @@ def test_binary_and_multipart_bodies_replay_from_files(srv, tmp_path):
 
 def test_verbose_shows_each_request_as_a_curl_line(srv, capsys, tmp_path):
     spec = write_spec(tmp_path, SPEC, base=srv.url)
+    (tmp_path / "blob.bin").write_bytes(b"x")
     result = run_cli(capsys, "-v", str(spec))
     assert result.code == 0
     lines = [line.strip() for line in result.out.splitlines() if line.strip().startswith("$ curl")]
-    assert len(lines) == 7
+    assert len(lines) == STEPS
+    assert f"--data-binary @{tmp_path}/blob.bin" in lines[7]
     assert lines[4].startswith(f"$ curl -g -sS -i -X DELETE {srv.url}/echo/gone")
     assert "-H 'X-Auth-Token: ***'" in lines[4]
     assert lines[6].startswith("$ curl -g -sS -i -I ")
@@ -183,6 +199,8 @@ def test_tls_options():
     assert " -k " in curl_command(request, verify=False)
     assert "--cacert /etc/ca.pem" in curl_command(request, verify="/etc/ca.pem")
     assert "-H 'User-Agent:'" in curl_command(request)  # apirun sent none: curl must not
+    both = ClientCert("/c/client.pem", "/c/client.key")
+    assert "--cert /c/client.pem --key /c/client.key" in curl_command(request, cert=both)
 
 
 def test_shell_quoting_is_exact():
