@@ -149,6 +149,12 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--report-json", metavar="FILE", help="write every step's results as JSON")
     parser.add_argument(
+        "--report-html",
+        metavar="FILE",
+        help="write one self-contained HTML page of the run: summary, every step with its "
+        "request and response, failures with their spec line, a timing chart",
+    )
+    parser.add_argument(
         "--curl",
         metavar="FILE",
         help="write every request sent as a bash script of curl commands (secrets "
@@ -449,7 +455,7 @@ def _run(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     run_options = RunOptions(
         variables,
         options.timeout,
-        keep_passed_bodies=options.verbose,
+        keep_passed_bodies=options.verbose or options.report_html is not None,
         selection=selection if selection.active else None,
         app=app_target(options.app, options.paths),
     )
@@ -526,6 +532,7 @@ def _report_paths(options: argparse.Namespace) -> dict[str, Path]:
         ("--junit", options.junit),
         ("--report-json", options.report_json),
         ("--curl", options.curl),
+        ("--report-html", options.report_html),
     )
     if options.dry_run and options.curl is not None:
         raise UsageError("--curl writes the requests a run sends, and a dry run sends none")
@@ -560,6 +567,10 @@ def _write_reports(
             from .report.junit import junit_xml
 
             content = junit_xml(result, secrets)
+        elif flag == "--report-html":
+            from .report.html import html_report
+
+            content = html_report(result, secrets)
         else:
             from .report.json_report import json_report_bytes
 

@@ -73,18 +73,22 @@ def request_lines(request: SentRequest, hidden: tuple[str, ...] | None, indent: 
         lines.append(indent + f"{name}: {shown}")
     if request.body:
         lines.append(indent.rstrip())
-        lines += [indent + line for line in body_text(request.body).splitlines()]
+        lines += [indent + line for line in body_text(request.body, hidden).splitlines()]
     return lines
 
 
-def body_text(body: bytes, limit: int = VERBOSE_BODY_LIMIT) -> str:
-    """A body for reading: JSON indented, text as it is, binary data as its size."""
+def body_text(
+    body: bytes, hidden: tuple[str, ...] | None = None, limit: int = VERBOSE_BODY_LIMIT
+) -> str:
+    """A body for reading: JSON indented, text as it is, binary data as its size; masked
+    before it is cut, so no part of a secret shows."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         return f"({len(body)} bytes of binary data)"
     with contextlib.suppress(ValueError):
         text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    text = mask(text, hidden or ())
     if len(text) > limit:
         return text[:limit] + f"\n… ({len(text) - limit} more characters)"
     return text
