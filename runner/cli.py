@@ -10,7 +10,7 @@ import argparse
 import math
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
@@ -279,63 +279,6 @@ def _use_color(choice: str, stream: TextIO) -> bool:
     return stream.isatty() and not os.environ.get("NO_COLOR")
 
 
-def spec_files(paths: Sequence[str]) -> list[Path]:
-    """Files as given; a folder gives its *.yaml and *.yml files, sorted (not recursive),
-    except the project file apirun.yaml."""
-    from .project import PROJECT_FILE  # never run as a spec
-
-    files: list[Path] = []
-    for name in paths:
-        path = Path(name)
-        if path.is_dir():
-            found = sorted(
-                p
-                for p in path.iterdir()
-                if p.suffix in (".yaml", ".yml") and p.is_file() and p.name != PROJECT_FILE
-            )
-            if not found:
-                raise UsageError(f"no spec files (*.yaml, *.yml) in folder {name}")
-            files += found
-        elif path.is_file():
-            if path.name == PROJECT_FILE:
-                raise UsageError(f"{name} is the project file, not a spec: name the specs")
-            files.append(path)
-        else:
-            raise UsageError(f"no such file or folder: {name}")
-    return files
-
-
-def setup_file(option: str | None, paths: Sequence[str]) -> Path | None:
-    from .project import ProjectError, setup_for
-
-    try:
-        return setup_for(option, paths)
-    except ProjectError as exc:
-        raise UsageError(str(exc)) from None
-
-
-def app_target(option: str | None, paths: Sequence[str]) -> Any:
-    """--app, else 'app:' of apirun.yaml: parsed and imported now, so a typo is a usage
-    error before anything runs. Modules are found from the current folder, as python -m."""
-    from .project import ProjectError, project_for
-    from .wsgi import AppError, parse_target
-
-    try:
-        text = option or project_for(paths).app
-    except ProjectError as exc:
-        raise UsageError(str(exc)) from None
-    if not text:
-        return None
-    if os.getcwd() not in sys.path and "" not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        target = parse_target(text)
-        target.check()
-    except AppError as exc:
-        raise UsageError(str(exc)) from None
-    return target
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     options = parser.parse_args(
@@ -366,163 +309,105 @@ def _print_schema(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
-def _load_all(
-    files: Sequence[Path],
-    err: TextIO,
-    color: bool,
-    variables: Iterable[str],
-    with_setup: bool = False,
-) -> list[Any] | None:
-    """Every file loaded and checked (its variables too) before anything is sent; None if
-    any is wrong. ``variables``: the names given on the command line. ``with_setup``: the
-    first file is the setup, whose captures every other file may use."""
-    from .checker import captured_names, check_spec
-    from .errors import SpecError
-    from .loader import load_file
+def _prepare(options: argparse.Namespace, err: TextIO) -> Any:
+    """The command's options as RunInputs, loaded and checked (runner.inputs.prepare); spec
+    problems are printed, every one, and nothing is sent."""
+    from .inputs import InputError, RunInputs, SpecErrors, prepare
     from .report.console import Style, format_spec_error
+    from .variables import VariablesError, given_variables
 
-    specs, failed, given = [], 0, set(variables)
-    for index, path in enumerate(files):
-        try:
-            spec = load_file(path)
-        except SpecError as exc:
-            failed += len(exc.diagnostics)
-            err.write(format_spec_error(exc, Style(color)) + "\n\n")
-            continue
-        problems = check_spec(spec, given)
-        if problems:
-            failed += len(problems)
-            error = SpecError(problems, spec.lines, dict(spec.sources))
-            err.write(format_spec_error(error, Style(color)) + "\n\n")
-        specs.append(spec)
-        if with_setup and index == 0:
-            given |= captured_names(spec)
-    if failed:
-        plural = "s" if failed != 1 else ""
-        err.write(f"apirun: {failed} problem{plural} in spec files; nothing was sent\n")
+    try:
+        variables = given_variables(options.var, None)
+    except VariablesError as exc:
+        raise UsageError(str(exc)) from None
+    inputs = RunInputs(
+        paths=options.paths,
+        variables=variables,
+        vars_file=options.vars_file,
+        os_cloud=options.os_cloud,
+        setup=options.setup,
+        tags=getattr(options, "tag", ()),
+        steps=getattr(options, "step", ()),
+        timeout=getattr(options, "timeout", None),
+        app=getattr(options, "app", None),
+    )
+    try:
+        return prepare(inputs)
+    except InputError as exc:
+        raise UsageError(str(exc)) from None
+    except SpecErrors as exc:
+        style = Style(_use_color(options.color, err))
+        for error in exc.errors:
+            err.write(format_spec_error(error, style) + "\n\n")
+        err.write(f"apirun: {exc}; nothing was sent\n")
         return None
-    return specs
 
 
 def _check(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    files = spec_files(options.paths)
-    setup = setup_file(options.setup, options.paths)
-    variables = _given_variables(options)
-    color = _use_color(options.color, err)
-    loaded = _load_all([setup, *files] if setup else files, err, color, variables, bool(setup))
-    if loaded is None:
+    prepared = _prepare(options, err)
+    if prepared is None:
         return EXIT_USAGE
-    specs = loaded[1:] if setup else loaded
+    specs = prepared.specs
     steps = sum(len(list(spec.all_steps())) for spec in specs)
     out.write(f"ok: {len(specs)} spec file{'s' if len(specs) != 1 else ''}, {steps} steps\n")
     return EXIT_OK
 
 
 def _run(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    files = spec_files(options.paths)
-    setup = setup_file(options.setup, options.paths)
-    variables = _given_variables(options)
     reports = _report_paths(options)
-    selection = _selection(options)
-    color = _use_color(options.color, err)
-    loaded = _load_all([setup, *files] if setup else files, err, color, variables, bool(setup))
-    if loaded is None:
+    prepared = _prepare(options, err)
+    if prepared is None:
         return EXIT_USAGE
-    setup_spec, specs = (loaded[0], loaded[1:]) if setup else (None, loaded)
-
-    from .engine import RunOptions
-    from .masking import secrets_in_variables
-    from .report.console import GroupedConsole, Style
-    from .schedule import run_files
-    from .selection import SelectionError, check
-
-    try:
-        check(specs, selection)
-    except SelectionError as exc:
-        raise UsageError(str(exc)) from None
-    specs = [spec for spec in specs if selection.selects(spec)]
-    secrets = secrets_in_variables(variables)
     if options.dry_run:
-        return _dry_run(options, specs, setup_spec, variables, selection, out)
+        return _dry_run(options, prepared, out)
+
+    from dataclasses import replace
+
+    from .report.console import GroupedConsole, Style
+    from .schedule import run_specs
+
     console = GroupedConsole(
         out,
         Style(_use_color(options.color, out)),
         verbose=options.verbose,
         show_secrets=options.show_secrets,
-        secrets=secrets,
+        secrets=prepared.secrets,
         grouped=options.jobs > 1,
     )
-    run_options = RunOptions(
-        variables,
-        options.timeout,
-        keep_passed_bodies=options.verbose or options.report_html is not None,
-        selection=selection if selection.active else None,
-        app=app_target(options.app, options.paths),
-    )
     try:
-        result = run_files(
-            specs,
-            run_options,
+        result = run_specs(
+            prepared.specs,
+            replace(
+                prepared.options,
+                keep_passed_bodies=options.verbose or options.report_html is not None,
+            ),
+            console.direct_listener(),
+            prepared.setup,
             jobs=options.jobs,
             fail_fast=options.fail_fast,
             listener_for=console.listener_for,
             on_finished=console.file_finished,
-            setup=setup_spec,
-            setup_listener=console.direct_listener(),
         )
     except KeyboardInterrupt:
         console.flush()  # what finished is shown; reports are not written over good ones
         raise
     console.summary(result)
-    _write_reports(reports, result, secrets, options.show_secrets)
+    _write_reports(reports, result, prepared.secrets, options.show_secrets)
     return result.exit_code
 
 
-def _dry_run(
-    options: argparse.Namespace,
-    specs: list[Any],
-    setup: Any,
-    variables: dict[str, Any],
-    selection: Any,
-    out: TextIO,
-) -> int:
+def _dry_run(options: argparse.Namespace, prepared: Any, out: TextIO) -> int:
     """Print what a run would send: 0 when every request renders, 2 when one cannot."""
     from .dryrun import plan_files
-    from .engine import RunOptions
-    from .masking import secrets_in_variables
     from .report.console import Style
     from .report.plan import format_plan
 
-    run_options = RunOptions(
-        variables, options.timeout, selection=selection if selection.active else None
-    )
-    planned = plan_files(specs, run_options, setup)
+    selection = prepared.options.selection
+    specs = [spec for spec in prepared.specs if selection is None or selection.selects(spec)]
+    planned = plan_files(specs, prepared.options, prepared.setup)
     style = Style(_use_color(options.color, out))
-    secrets = secrets_in_variables(variables)
-    out.write(format_plan(planned, style, secrets, options.show_secrets) + "\n")
+    out.write(format_plan(planned, style, prepared.secrets, options.show_secrets) + "\n")
     return EXIT_USAGE if any(file.problems for file in planned) else EXIT_OK
-
-
-def _given_variables(options: argparse.Namespace) -> dict[str, Any]:
-    from .variables import VariablesError, given_variables, openstack_variables
-
-    try:
-        variables = given_variables(options.var, options.vars_file)
-        variables["os"] = openstack_variables(options.os_cloud)
-    except VariablesError as exc:
-        raise UsageError(str(exc)) from None
-    return variables
-
-
-def _selection(options: argparse.Namespace) -> Any:
-    from .loader import TAG
-    from .selection import Selection
-
-    tags = {tag.strip() for value in options.tag for tag in value.split(",")}
-    for tag in sorted(tags):
-        if not TAG.match(tag):
-            raise UsageError(f"--tag takes words such as smoke or smoke,slow, got {tag!r}")
-    return Selection(frozenset(tags), frozenset(options.step))
 
 
 def _report_paths(options: argparse.Namespace) -> dict[str, Path]:

@@ -27,7 +27,6 @@ from .results import (
     ExpectationResult,
     FileResult,
     Outcome,
-    RunResult,
     StepError,
     StepResult,
 )
@@ -55,32 +54,6 @@ class Listener(Protocol):
     def file_started(self, spec: Spec) -> None: ...
     def step_finished(self, file: FileResult, step: StepResult) -> None: ...
     def file_finished(self, file: FileResult) -> None: ...
-
-
-def run_specs(
-    specs: Iterable[Spec],
-    options: RunOptions | None = None,
-    listener: Listener | None = None,
-    setup: Spec | None = None,
-) -> RunResult:
-    """Run spec files in order. A setup spec runs first, once; what it captures (a token,
-    say) is given to every file as variables. If it fails, the files are not run."""
-    options = options or RunOptions()
-    started = time.perf_counter()
-    result = RunResult()
-    if setup is not None:
-        done = run_spec(setup, options, listener)
-        result.files.append(done)
-        if not done.passed:
-            for spec in specs:
-                result.files.append(not_run(spec, f"the setup {setup.path} failed", listener))
-            result.duration_ms = (time.perf_counter() - started) * 1000.0
-            return result
-        options = replace(options, variables={**options.variables, **done.captured})
-    for spec in specs:
-        result.files.append(run_spec(spec, options, listener))
-    result.duration_ms = (time.perf_counter() - started) * 1000.0
-    return result
 
 
 def not_run(spec: Spec, reason: str, listener: Listener | None) -> FileResult:

@@ -29,8 +29,10 @@ import pytest
 
 DEFAULT_PATTERNS = ("test_*.yaml", "test_*.yml", "*.apirun.yaml", "*.apirun.yml")
 _SETTINGS = pytest.StashKey["_Settings | str"]()
-# Setup specs already run in this process: path → what they captured, or their failure.
+# Setup specs of this process: resolved path → the loaded spec, or why it is not valid.
 _SETUPS = pytest.StashKey[dict[str, Any]]()
+# Setup specs already run in this process: path → their FileResult.
+_SETUP_RESULTS = pytest.StashKey[dict[str, Any]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -120,7 +122,11 @@ def matches(path: Path, globs: list[str]) -> bool:
 
 
 class SpecFile(pytest.File):
-    """One spec file; it yields one item, or a collection error with every problem in it."""
+    """One spec file; it yields one item, or a collection error with every problem in it.
+
+    A spec is loaded and checked as ``apirun`` does (runner.inputs): with the variables
+    given and those its setup captures, so a spec that ``apirun`` refuses sends nothing.
+    """
 
     def __init__(self, *, named: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -128,6 +134,7 @@ class SpecFile(pytest.File):
 
     def collect(self) -> Iterator[pytest.Item]:
         from runner.errors import SpecError
+        from runner.inputs import checked, given_names
         from runner.loader import load_file
         from runner.report.console import Style, format_spec_error
 
@@ -143,7 +150,15 @@ class SpecFile(pytest.File):
                 )
                 return
             raise self.CollectError(format_spec_error(exc, Style(False))) from None
-        yield SpecItem.from_parent(self, name=spec.name, spec=spec)
+        settings = _settings(self.config, fail=False)
+        setup = None
+        if isinstance(settings, _Settings):  # else every item fails with the bad option
+            setup = _setup_spec(self.config, self.path, settings)
+            try:
+                checked(spec, given_names(settings.options.variables, setup))
+            except SpecError as exc:
+                raise self.CollectError(format_spec_error(exc, Style(False))) from None
+        yield SpecItem.from_parent(self, name=spec.name, spec=spec, setup_spec=setup)
 
 
 def shown_path(path: Path, config: pytest.Config) -> str:
@@ -173,7 +188,7 @@ class _Settings:
     secrets: set[str]
 
 
-def _settings(config: pytest.Config) -> _Settings:
+def _settings(config: pytest.Config, fail: bool = True) -> _Settings | str:
     """Built on first use, not at start-up: pytest runs without spec files never pay for it.
     A bad option is kept as its message and fails every spec item with it."""
     found = config.stash.get(_SETTINGS, None)
@@ -209,41 +224,48 @@ def _settings(config: pytest.Config) -> _Settings:
             else:
                 found.options = replace(found.options, app=target)
         config.stash[_SETTINGS] = found
-    if isinstance(found, str):
+    if isinstance(found, str) and fail:
         pytest.fail(f"apirun: {found}", pytrace=False)
     return found
 
 
-def _setup_captures(config: pytest.Config, spec_path: Path, settings: _Settings) -> dict[str, Any]:
-    """Run the spec's setup once per pytest process (each xdist worker runs it once) and
-    give back what it captured; a failed setup fails every spec that needs it."""
-    from runner.engine import run_spec
+def _setup_spec(config: pytest.Config, spec_path: Path, settings: _Settings) -> Any:
+    """The spec's setup (--apirun-setup, or apirun.yaml's), loaded and checked once per
+    process; a broken one is a collection error of every spec that needs it."""
     from runner.errors import SpecError
-    from runner.loader import load_file
+    from runner.inputs import load_checked
     from runner.project import ProjectError, setup_for
     from runner.report.console import Style, format_spec_error
 
     try:
         setup = setup_for(config.getoption("apirun_setup"), [spec_path])
     except ProjectError as exc:
-        pytest.fail(f"apirun: {exc}", pytrace=False)
+        raise pytest.Collector.CollectError(f"apirun: {exc}") from None
     if setup is None:
-        return {}
-    done = config.stash.setdefault(_SETUPS, {})
+        return None
+    loaded = config.stash.setdefault(_SETUPS, {})
     key = str(setup.resolve())
-    if key not in done:
+    if key not in loaded:
         try:
-            result = run_spec(load_file(shown_path(setup, config)), settings.options)
+            loaded[key] = load_checked(shown_path(setup, config), settings.options.variables)
         except SpecError as exc:
-            done[key] = format_spec_error(exc, Style(False))
-        else:
-            done[key] = result if not result.passed else dict(result.captured)
-    outcome = done[key]
-    if isinstance(outcome, str):
-        pytest.fail(f"apirun: the setup {setup} is not a valid spec:\n{outcome}", pytrace=False)
-    if not isinstance(outcome, dict):
-        raise SpecFailed(outcome, settings.secrets | outcome.secrets)
-    return outcome
+            loaded[key] = f"the setup {setup} is not a valid spec:\n" + format_spec_error(
+                exc, Style(False)
+            )
+    if isinstance(loaded[key], str):
+        raise pytest.Collector.CollectError(loaded[key])
+    return loaded[key]
+
+
+def _setup_result(config: pytest.Config, setup: Any, options: Any) -> Any:
+    """The setup run once per pytest process (each xdist worker runs it once); a failed
+    setup fails every spec that needs it, and is not tried again."""
+    from runner.schedule import run_setup
+
+    done = config.stash.setdefault(_SETUP_RESULTS, {})
+    if setup.path not in done:
+        done[setup.path] = run_setup(setup, options)
+    return done[setup.path]
 
 
 def _project_app(spec_path: Path) -> Any:
@@ -261,25 +283,26 @@ def _project_app(spec_path: Path) -> Any:
 class SpecItem(pytest.Item):
     """A spec file run as one test: all its steps, in order, over one HTTP session."""
 
-    def __init__(self, *, spec: Any, **kwargs: Any) -> None:
+    def __init__(self, *, spec: Any, setup_spec: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.spec = spec
+        self.setup_spec = setup_spec  # not "setup": pytest calls item.setup()
         tags = set(spec.tags).union(*(step.tags for step in spec.all_steps()))
         self.extra_keyword_matches.update(tags)
 
     def runtest(self) -> None:
-        from runner.engine import run_spec
+        from runner.schedule import run_specs
 
         settings = _settings(self.config)
+        assert isinstance(settings, _Settings)
         options = settings.options
-        captured = _setup_captures(self.config, self.path, settings)
-        if captured:
-            options = replace(options, variables={**options.variables, **captured})
         if options.app is None:
             options = replace(options, app=_project_app(self.path))
-        result = run_spec(self.spec, options)
-        if not result.passed:
-            raise SpecFailed(result, settings.secrets | result.secrets)
+        setup = self.setup_spec and _setup_result(self.config, self.setup_spec, options)
+        result = run_specs([self.spec], options, setup=setup)
+        failed = next((file for file in result.files if not file.passed), None)
+        if failed is not None:  # the setup's report when it failed, else the file's
+            raise SpecFailed(failed, settings.secrets | failed.secrets)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, SpecFailed):

@@ -1,10 +1,11 @@
-"""Running many spec files: one after another, or several at a time (``--jobs``), with an
-optional early stop (``--fail-fast``).
+"""The one orchestration of a run: the setup spec once, then the files, one after another or
+several at a time (``--jobs``), with an optional early stop (``--fail-fast``) and the
+selection of ``--tag``/``--step``. The command, the Python API (``runner.run_specs``) and the
+pytest plugin all run specs through ``run_specs``.
 
 Each file keeps its own HTTP session and its own step order whichever thread runs it, and
 files share nothing, so a run with ``--jobs`` gives the same results as a serial one. Threads
-suffice: a run waits on the network, not on the CPU. Workers are daemon threads, so Ctrl-C
-ends the run at once instead of waiting for the requests in flight.
+suffice: a run waits on the network, not on the CPU.
 """
 
 from __future__ import annotations
@@ -25,57 +26,65 @@ ListenerFactory = Callable[[int, Spec], Listener | None]
 Finished = Callable[[int, FileResult], None]
 
 
-def run_files(
+def run_specs(
     specs: Iterable[Spec],
     options: RunOptions | None = None,
+    listener: Listener | None = None,
+    setup: Spec | FileResult | None = None,
     *,
     jobs: int = 1,
     fail_fast: bool = False,
     listener_for: ListenerFactory | None = None,
     on_finished: Finished | None = None,
-    setup: Spec | None = None,
-    setup_listener: Listener | None = None,
 ) -> RunResult:
     """Run spec files; the result lists them in the given order, whatever order they ran in.
 
-    A ``setup`` spec runs first, once, alone; its captures are given to every file. If it
-    fails, no file runs (each is reported with its steps skipped).
+    A ``setup`` spec runs first, once, alone and whole (``--tag``/``--step`` select among
+    the files' steps only); its captures are given to every file. A setup already run (its
+    FileResult: the pytest plugin runs it once per process) is used as it is. If the setup
+    failed, no file runs (each is reported with its steps skipped).
+    Files that ``options.selection`` leaves out entirely are not run (nor reported).
     With ``fail_fast``, no file starts after one has failed (files already running finish);
     the files that never started are in ``RunResult.not_run``.
+    ``listener`` hears the setup, and every file unless ``listener_for`` gives each its own.
     """
-    specs = list(specs)
+    options = options or RunOptions()
+    selection = options.selection
+    specs = [spec for spec in specs if selection is None or selection.selects(spec)]
     started = time.perf_counter()
     results: list[FileResult | None] = [None] * len(specs)
-    prelude: list[FileResult] = []
-    if setup is not None:
-        # The setup always runs whole: --tag / --step select among the files' steps.
-        setup_options = replace(options, selection=None) if options else None
-        done = run_spec(setup, setup_options, setup_listener)
-        prelude.append(done)
-        if not done.passed:
-            for index, spec in enumerate(specs):
-                listener = listener_for(index, spec) if listener_for else None
-                results[index] = not_run(spec, f"the setup {setup.path} failed", listener)
-                if on_finished:
-                    on_finished(index, results[index])  # type: ignore[arg-type]
-            return RunResult(
-                files=[*prelude, *(r for r in results if r is not None)],
-                duration_ms=(time.perf_counter() - started) * 1000.0,
-            )
-        base = options or RunOptions()
-        options = replace(base, variables={**base.variables, **done.captured})
 
-    def run(index: int) -> FileResult:
-        listener = listener_for(index, specs[index]) if listener_for else None
-        return run_spec(specs[index], options, listener)
-
-    def stops(result: FileResult) -> bool:
-        return fail_fast and not result.passed
+    def listener_of(index: int) -> Listener | None:
+        return listener_for(index, specs[index]) if listener_for else listener
 
     def finished(index: int, result: FileResult) -> None:
         results[index] = result
         if on_finished:
             on_finished(index, result)
+
+    def outcome(prelude: list[FileResult]) -> RunResult:
+        return RunResult(
+            files=[*prelude, *(result for result in results if result is not None)],
+            duration_ms=(time.perf_counter() - started) * 1000.0,
+            not_run=[spec for spec, result in zip(specs, results, strict=True) if result is None],
+        )
+
+    prelude: list[FileResult] = []
+    if setup is not None:
+        done = setup if isinstance(setup, FileResult) else run_setup(setup, options, listener)
+        prelude.append(done)
+        if not done.passed:
+            for index, spec in enumerate(specs):
+                reason = f"the setup {done.spec.path} failed"
+                finished(index, not_run(spec, reason, listener_of(index)))
+            return outcome(prelude)
+        options = with_captures(options, done)
+
+    def run(index: int) -> FileResult:
+        return run_spec(specs[index], options, listener_of(index))
+
+    def stops(result: FileResult) -> bool:
+        return fail_fast and not result.passed
 
     if jobs <= 1 or len(specs) <= 1:
         for index in range(len(specs)):
@@ -85,11 +94,17 @@ def run_files(
                 break
     else:
         _run_concurrently(len(specs), min(jobs, len(specs)), run, stops, finished)
-    return RunResult(
-        files=[*prelude, *(result for result in results if result is not None)],
-        duration_ms=(time.perf_counter() - started) * 1000.0,
-        not_run=[spec for spec, result in zip(specs, results, strict=True) if result is None],
-    )
+    return outcome(prelude)
+
+
+def run_setup(setup: Spec, options: RunOptions, listener: Listener | None = None) -> FileResult:
+    """The setup spec, whole: --tag / --step select among the files' steps."""
+    return run_spec(setup, replace(options, selection=None), listener)
+
+
+def with_captures(options: RunOptions, setup: FileResult) -> RunOptions:
+    """The options of the files: the given variables and what the setup captured."""
+    return replace(options, variables={**options.variables, **setup.captured})
 
 
 def _run_concurrently(

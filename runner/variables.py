@@ -7,7 +7,7 @@ Shared by the command and the pytest plugin, which name the options differently 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .errors import ApirunError
@@ -41,6 +41,16 @@ def given_variables(
             raise VariablesError(f"{var_flag} {item}: {_reserved(name)}")
         variables[name] = value
     return variables
+
+
+def checked_variables(variables: Mapping[str, Any], flag: str = "variables") -> dict[str, Any]:
+    """Variables given as a mapping (the Python API's --var): plain names, none reserved."""
+    for name in variables:
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise VariablesError(f"{flag}: {name!r} is not a valid variable name")
+        if name in reserved_names():
+            raise VariablesError(f"{flag}: {_reserved(name)}")
+    return dict(variables)
 
 
 def read_vars_file(name: str, flag: str = "--vars-file") -> dict[str, Any]:

@@ -17,6 +17,7 @@ import pytest
 
 # Imported here, not first inside an in-process pytester run: pytester removes the modules
 # an inner run imported, and importing runner anew for each run mixes two copies of it.
+import runner.cli
 import runner.engine
 import runner.loader
 import runner.pytest_plugin
@@ -184,21 +185,38 @@ def test_bad_variables_fail_each_spec_with_one_message(pytester, srv):
     assert srv.app.requests == []
 
 
-def test_vars_file_and_a_spec_error_at_run_time(pytester, srv):
+def test_an_undefined_variable_in_step_2_sends_nothing_as_with_apirun(pytester, srv):
     pytester.makefile(".yaml", values="greeting: hello\n")
     steps = """
 - name: echo
-  request: {url: "/echo?g={{ greeting }}"}
+  request: {method: POST, url: "/echo?g={{ greeting }}"}
 - name: typo
   request: {url: "/echo?x={{ greting }}"}
 """
-    pytester.makefile(".yaml", test_vars=spec(srv, steps))
+    spec_file = pytester.makefile(".yaml", test_vars=spec(srv, steps))
     result = pytester.runpytest(*PLUGIN, "--apirun-vars-file", "values.yaml")
-    result.assert_outcomes(failed=1)
-    assert srv.app.requests[0].query == {"g": ["hello"]}
-    assert "undefined variable: 'greting' is undefined (did you mean 'greeting'?)" in (
-        result.stdout.str()
+    result.assert_outcomes(errors=1)
+    text = result.stdout.str()
+    assert "undefined variable 'greting'" in text and "did you mean 'greeting'?" in text
+    assert "test_vars.yaml:7:18" in text
+    assert srv.app.requests == []  # step 1's POST was never sent
+
+    command = runner.cli.main(["check", "--vars-file", "values.yaml", str(spec_file)])
+    assert command == 2  # the command refuses it the same way
+
+
+def test_the_variables_a_setup_captures_pass_the_check(pytester, srv):
+    pytester.makefile(".yaml", login=spec(srv, LOGIN.split("- name: users")[0]))
+    pytester.makefile(
+        ".yaml", test_uses=spec(srv, "- name: users" + LOGIN.split("- name: users")[1])
     )
+    result = pytester.runpytest(
+        *PLUGIN, "--apirun-setup", "login.yaml", "--apirun-var", "password=000000"
+    )
+    result.assert_outcomes(passed=1)
+    result = pytester.runpytest(*PLUGIN, "--apirun-var", "password=000000")
+    result.assert_outcomes(errors=1)
+    assert "undefined variable 'token'" in result.stdout.str()
 
 
 def test_a_plugin_run_imports_nothing_of_runner_without_spec_files(pytester):

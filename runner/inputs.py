@@ -1,0 +1,212 @@
+"""What a run starts from, read the same way by the command, the Python API and pytest.
+
+``RunInputs`` holds what the ``apirun`` command takes (paths, variables, vars file, cloud,
+setup, selection, timeout); ``prepare`` turns it into loaded and checked specs and the
+``RunOptions`` to run them with — every problem of every file at once, nothing sent::
+
+    prepared = prepare(RunInputs(["specs/"], variables={"password": "s3cret"}))
+    result = run_specs(prepared.specs, prepared.options, setup=prepared.setup)
+
+The pytest plugin, which collects one file at a time, uses the same pieces:
+``given_names`` and ``checked``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import ApirunError, SpecError
+from .model import Spec
+
+if TYPE_CHECKING:
+    from .engine import RunOptions
+
+
+class InputError(ApirunError):
+    """A usage error: a path that does not exist, a bad variable, a --tag that selects
+    nothing. The command reports it in one line and exits 2."""
+
+
+class SpecErrors(ApirunError):
+    """Some spec files have problems: each file's SpecError, every problem in it."""
+
+    def __init__(self, errors: Sequence[SpecError]):
+        self.errors = list(errors)
+        super().__init__(f"{self.count} problem{'s' if self.count != 1 else ''} in spec files")
+
+    @property
+    def count(self) -> int:
+        return sum(len(error.diagnostics) for error in self.errors)
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    """The inputs of the ``apirun`` command, by the same names."""
+
+    paths: Sequence[str | Path]  # spec files and folders
+    variables: Mapping[str, Any] = field(default_factory=dict)  # --var (they beat the file)
+    vars_file: str | Path | None = None  # --vars-file
+    os_cloud: str | None = None  # --os-cloud; None: $OS_CLOUD. OS_* variables are read anyway
+    setup: str | Path | None = None  # --setup; None: the setup: of apirun.yaml beside the specs
+    tags: Iterable[str] = ()  # --tag (each may be TAG,TAG)
+    steps: Iterable[str] = ()  # --step
+    timeout: float | None = None  # --timeout
+    app: str | None = None  # --app MODULE:NAME; None: the app: of apirun.yaml, if any
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Specs loaded and checked, ready to run (``run_specs``) or to print (``--dry-run``)."""
+
+    specs: list[Spec]  # the files, as given; run_specs leaves out those --tag/--step skip
+    setup: Spec | None
+    options: RunOptions
+    secrets: set[str]  # the values to mask in every output
+    files: tuple[Path, ...]  # every file the run reads: specs, includes, setup, vars, project
+
+
+def prepare(inputs: RunInputs) -> Prepared:
+    """Read everything a run needs; raise InputError or SpecErrors before anything is sent."""
+    from .engine import RunOptions
+    from .masking import secrets_in_variables
+    from .project import ProjectError, project_file, read_project, setup_for
+    from .selection import SelectionError, check
+    from .variables import VariablesError, checked_variables, openstack_variables, read_vars_file
+
+    files = spec_files(inputs.paths)
+    try:
+        setup_path = setup_for(inputs.setup, inputs.paths)
+        project = project_file(inputs.paths)
+        app = inputs.app or (read_project(project).app if project else None)
+        variables: dict[str, Any] = {}
+        if inputs.vars_file is not None:
+            variables.update(read_vars_file(str(inputs.vars_file)))
+        variables.update(checked_variables(inputs.variables))
+        variables["os"] = openstack_variables(inputs.os_cloud)
+    except (ProjectError, VariablesError) as exc:
+        raise InputError(str(exc)) from None
+    selection = selection_of(inputs.tags, inputs.steps)
+    setup, specs = load_all(files, set(variables), setup_path)
+    try:
+        check(specs, selection)
+    except SelectionError as exc:
+        raise InputError(str(exc)) from None
+    options = RunOptions(
+        variables,
+        inputs.timeout,
+        selection=selection if selection.active else None,
+        app=app_target(app) if app else None,
+    )
+    read = [*files, *([setup_path] if setup_path else []), *([project] if project else [])]
+    if inputs.vars_file is not None:
+        read.append(Path(inputs.vars_file))
+    for spec in (*specs, *([setup] if setup else [])):
+        read += [Path(name) for name in spec.sources]
+    return Prepared(specs, setup, options, secrets_in_variables(variables), tuple(read))
+
+
+def app_target(text: str) -> Any:
+    """--app or apirun.yaml's app: parsed and imported now, so a typo is a usage error
+    before anything runs. Modules are found from the current folder, as python -m does."""
+    import os
+    import sys
+
+    from .wsgi import AppError, parse_target
+
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        target = parse_target(text)
+        target.check()
+    except AppError as exc:
+        raise InputError(str(exc)) from None
+    return target
+
+
+def spec_files(paths: Sequence[str | Path]) -> list[Path]:
+    """Files as given; a folder gives its *.yaml and *.yml files, sorted (not recursive),
+    except the project file apirun.yaml."""
+    from .project import PROJECT_FILE  # never run as a spec
+
+    files: list[Path] = []
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            found = sorted(
+                p
+                for p in path.iterdir()
+                if p.suffix in (".yaml", ".yml") and p.is_file() and p.name != PROJECT_FILE
+            )
+            if not found:
+                raise InputError(f"no spec files (*.yaml, *.yml) in folder {name}")
+            files += found
+        elif path.is_file():
+            if path.name == PROJECT_FILE:
+                raise InputError(f"{name} is the project file, not a spec: name the specs")
+            files.append(path)
+        else:
+            raise InputError(f"no such file or folder: {name}")
+    return files
+
+
+def selection_of(tags: Iterable[str], steps: Iterable[str]) -> Any:
+    """--tag (each TAG or TAG,TAG) and --step as a Selection; a malformed tag is refused."""
+    from .loader import TAG
+    from .selection import Selection
+
+    wanted = {tag.strip() for value in tags for tag in value.split(",")}
+    for tag in sorted(wanted):
+        if not TAG.match(tag):
+            raise InputError(f"--tag takes words such as smoke or smoke,slow, got {tag!r}")
+    return Selection(frozenset(wanted), frozenset(steps))
+
+
+def load_all(
+    files: Sequence[Path], given: set[str], setup: Path | None = None
+) -> tuple[Spec | None, list[Spec]]:
+    """Every file loaded and checked (the setup first: its captures are given to the files);
+    SpecErrors with every problem of every file if any has one."""
+    errors: list[SpecError] = []
+    setup_spec = None
+    if setup is not None:
+        try:
+            setup_spec = load_checked(setup, given)
+        except SpecError as exc:
+            errors.append(exc)
+    names = given_names(given, setup_spec)
+    specs: list[Spec] = []
+    for path in files:
+        try:
+            specs.append(load_checked(path, names))
+        except SpecError as exc:
+            errors.append(exc)
+    if errors:
+        raise SpecErrors(errors)
+    return setup_spec, specs
+
+
+def given_names(variables: Iterable[str], setup: Spec | None) -> set[str]:
+    """The variables every file may use: those given, and what the setup captures."""
+    from .checker import captured_names
+
+    return set(variables) | (captured_names(setup) if setup is not None else set())
+
+
+def load_checked(path: str | Path, given: Iterable[str]) -> Spec:
+    """One file loaded and statically checked (load → check): SpecError with its problems."""
+    from .loader import load_file
+
+    return checked(load_file(path), given)
+
+
+def checked(spec: Spec, given: Iterable[str]) -> Spec:
+    """The spec, once the static check found nothing; else SpecError with every problem."""
+    from .checker import check_spec
+
+    problems = check_spec(spec, given)
+    if problems:
+        raise SpecError(problems, spec.lines, dict(spec.sources))
+    return spec
