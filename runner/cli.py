@@ -366,9 +366,15 @@ def _run(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from .report.console import GroupedConsole, Style
     from .schedule import run_specs
 
+    live = None
+    if options.jobs == 1 and out.isatty() and _use_color(options.color, out):
+        from .report.progress import LiveProgress
+
+        live = LiveProgress(out)  # a terminal that allows colour: a live line for slow steps
     console = GroupedConsole(
         out,
         Style(_use_color(options.color, out)),
+        progress=live,
         verbose=options.verbose,
         show_secrets=options.show_secrets,
         secrets=prepared.secrets,

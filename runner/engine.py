@@ -51,6 +51,9 @@ class RunOptions:
 
 
 class Listener(Protocol):
+    """Told as a run goes. It may also have ``attempt_started(name, attempt, attempts)``,
+    called before each attempt of a step (the console's live line uses it)."""
+
     def file_started(self, spec: Spec) -> None: ...
     def step_finished(self, file: FileResult, step: StepResult) -> None: ...
     def file_finished(self, file: FileResult) -> None: ...
@@ -274,6 +277,8 @@ class _FileRun:
         self.spec = spec
         self.options = options
         self.listener = listener
+        # Optional: told before each attempt, so a terminal can show a live line.
+        self.on_attempt = getattr(listener, "attempt_started", None)
         self.transport = transport
         self.result = result
         self.scope = scope
@@ -416,13 +421,17 @@ class _FileRun:
 
     def attempts(self, step: Step, name: str, cleanup: bool) -> StepResult:
         """Run the step, again and again with retry: until it passes (or ``until`` holds)."""
+        retry = step.retry
+        total = retry.times if retry else 1
+        if self.on_attempt is not None:
+            self.on_attempt(name, 1, total)
         if step.delay:
             time.sleep(step.delay)
         started = time.perf_counter()
-        retry = step.retry
-        total = retry.times if retry else 1
         wait = retry.delay if retry else 0.0
         for attempt in range(1, total + 1):
+            if attempt > 1 and self.on_attempt is not None:
+                self.on_attempt(name, attempt, total)
             result = run_step(
                 self.spec, step, self.scope, self.options, self.transport, self.result.secrets
             )

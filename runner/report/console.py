@@ -20,6 +20,7 @@ from ..operators import EQUALS, MISSING, QUERIES, STATUS, failure_text, show
 from ..operators.bodyschema import SCHEMA
 from ..results import ExpectationResult, FileResult, Outcome, RunResult, StepResult
 from ..source import Source
+from .progress import LiveProgress
 
 BODY_PREVIEW = 500  # characters of a response body shown under a failure
 VERBOSE_BODY_LIMIT = 64 * 1024  # characters of a body shown with -v
@@ -223,9 +224,11 @@ def _request_lines(
     out = [indent + style.dim("request:"), indent + f"  {request.method} {request.url}"]
     for line in _headers(request.headers, secrets):
         out.append(indent + "  " + line)
-    if verbose and request.body:
-        out += _body_lines(request.body.decode("utf-8", "replace"), indent, VERBOSE_BODY_LIMIT)
-    elif verbose and request.body_file:
+    if request.body:  # on a failure too: what was sent is half of what went wrong
+        limit = VERBOSE_BODY_LIMIT if verbose else BODY_PREVIEW
+        text = request.body.decode("utf-8", "replace")
+        out += _body_lines(text, indent, limit, secrets)
+    elif request.body_file:
         out.append(indent + "  " + style.dim(f"(body: the bytes of {request.body_file})"))
     if verbose:
         out.append(indent + style.dim("  $ ") + _curl_line(request, verify, secrets))
@@ -254,11 +257,15 @@ def _response_lines(
             out.append(indent + "  " + line)
     limit = VERBOSE_BODY_LIMIT if verbose else BODY_PREVIEW
     if response.content:
-        out += _body_lines(response.text, indent, limit)
+        out += _body_lines(response.text, indent, limit, secrets)
     return out
 
 
-def _body_lines(text: str, indent: str, limit: int) -> list[str]:
+def _body_lines(
+    text: str, indent: str, limit: int, secrets: tuple[str, ...] | None = None
+) -> list[str]:
+    """Masked before it is cut: the cut must not leave half a secret to read."""
+    text = mask(text, secrets or ())
     shown = text[:limit]
     out = [indent + "  " + line for line in shown.splitlines()]
     if len(text) > limit:
@@ -299,6 +306,7 @@ class ConsoleReporter:
         verbose: bool = False,
         show_secrets: bool = False,
         secrets: Iterable[str] = (),
+        progress: LiveProgress | None = None,
     ):
         self.stream = stream
         self.style = style
@@ -306,10 +314,19 @@ class ConsoleReporter:
         self.show_secrets = show_secrets
         self.secrets = set(secrets)
         self.width = 0
+        self.progress = progress
 
     def _write(self, text: str) -> None:
+        if self.progress is not None:
+            self.progress.write(text + "\n")  # in place of the live line, if one shows
+            return
         self.stream.write(text + "\n")
         self.stream.flush()
+
+    def attempt_started(self, name: str, attempt: int, attempts: int) -> None:
+        """The engine is about to send a step's request (again, with retry)."""
+        if self.progress is not None:
+            self.progress.attempt(name, attempt, attempts)
 
     def file_started(self, spec: Spec) -> None:
         self.width = name_width(spec)  # once per file: steps are many
@@ -356,7 +373,9 @@ class GroupedConsole:
         show_secrets: bool = False,
         secrets: Iterable[str] = (),
         grouped: bool = False,
+        progress: LiveProgress | None = None,
     ):
+        self.progress = progress
         self.stream = stream
         self.style = style
         self.verbose = verbose
@@ -369,7 +388,10 @@ class GroupedConsole:
         self._next = 0
 
     def _reporter(self, stream: TextIO) -> ConsoleReporter:
-        return ConsoleReporter(stream, self.style, self.verbose, self.show_secrets, self.secrets)
+        live = self.progress if stream is self.stream else None  # never into a held block
+        return ConsoleReporter(
+            stream, self.style, self.verbose, self.show_secrets, self.secrets, live
+        )
 
     def direct_listener(self) -> ConsoleReporter:
         """A listener printing as steps finish (the setup, which runs alone, first)."""
@@ -396,6 +418,8 @@ class GroupedConsole:
 
     def flush(self) -> None:
         """Print every block held back (on Ctrl-C, or after files that never ran)."""
+        if self.progress is not None:
+            self.progress.stop()  # no live line left over a Ctrl-C
         with self._lock:
             for index in sorted(self._ready):
                 self.stream.write(self._ready.pop(index))
@@ -404,3 +428,5 @@ class GroupedConsole:
     def summary(self, run: RunResult) -> None:
         self.flush()
         self._reporter(self.stream).summary(run)
+        if self.progress is not None:
+            self.progress.stop()
