@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode
 
 from . import templating
-from .errors import ResponseDataError, TemplateError, TransportError, UndefinedVariableError
+from .errors import (
+    ApirunError,
+    ResponseDataError,
+    TemplateError,
+    TransportError,
+    UndefinedVariableError,
+)
 from .masking import secrets_in_headers, secrets_in_variables
 from .messages import BodyNotJSON, Headers, HttpRequest, Response, SentRequest
 from .model import DEFAULT_TIMEOUT, Capture, Expectation, Include, Item, Spec, Step
@@ -31,12 +37,11 @@ from .results import (
     StepResult,
 )
 from .source import Source
-from .transport import Transport
 from .urls import join_url
+from .wire import Transport, TransportFactory, TransportSettings, network
 
 if TYPE_CHECKING:
     from .selection import Selection
-    from .wsgi import AppTarget
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +52,8 @@ class RunOptions:
     # listener sees every body either way, as the step finishes.
     keep_passed_bodies: bool = True
     selection: Selection | None = None  # --tag / --step: the steps left out are skipped
-    app: AppTarget | None = None  # --app: a WSGI app answers for base_url's host, in-process
+    # Each file's transport (runner/wire.py): None is the network; --app is wire.in_process.
+    transport: TransportFactory | None = None
 
 
 class Listener(Protocol):
@@ -108,36 +114,33 @@ def run_spec(
         except PayloadError as exc:
             result.error = StepError(ErrorKind.SPEC, str(exc), spec_source(spec))
             scope = None
-    adapters = _in_process(spec, options, scope, result) if scope is not None else None
-    if scope is not None and adapters is not None:
+    transport = None
+    if scope is not None:
         result.verify, result.cert = verify, cert
-        with Transport(verify, spec.defaults.max_body_mb, adapters, cert) as transport:
+        settings = TransportSettings(verify, spec.defaults.max_body_mb, cert, _base(spec, scope))
+        try:
+            transport = (options.transport or network)(settings)
+        except ApirunError as exc:  # an --app that cannot be made, say
+            result.error = StepError(ErrorKind.SPEC, str(exc), spec_source(spec))
+    if scope is not None and transport is not None:
+        try:
             run = _FileRun(spec, options, listener, transport, result, scope)
             run.items(spec.steps)
             run.items(spec.finally_steps, cleanup=True)
+        finally:
+            transport.close()
     result.duration_ms = (time.perf_counter() - started) * 1000.0
     if listener:
         listener.file_finished(result)
     return result
 
 
-def _in_process(
-    spec: Spec, options: RunOptions, scope: Mapping[str, Any], result: FileResult
-) -> dict[str, Any] | None:
-    """The in-process app's adapters for this file (none without --app); None when the app
-    cannot be made (the file fails with the reason)."""
-    if options.app is None:
-        return {}
-    from .wsgi import AppError, adapters_for
-
+def _base(spec: Spec, scope: Mapping[str, Any]) -> str | None:
+    """The file's base_url for its transport; one that does not render is the first
+    step's to report."""
     try:
-        base = templating.render_text(spec.base_url, scope) if spec.base_url else None
+        return templating.render_text(spec.base_url, scope) if spec.base_url else None
     except TemplateError:
-        base = None  # the first step reports it
-    try:
-        return adapters_for(options.app, base)
-    except AppError as exc:
-        result.error = StepError(ErrorKind.SPEC, str(exc), spec_source(spec))
         return None
 
 

@@ -75,6 +75,7 @@ def prepare(inputs: RunInputs) -> Prepared:
     from .project import ProjectError, project_file, read_project, setup_for
     from .selection import SelectionError, check
     from .variables import VariablesError, checked_variables, openstack_variables, read_vars_file
+    from .wire import in_process
 
     files = spec_files(inputs.paths)
     try:
@@ -98,7 +99,7 @@ def prepare(inputs: RunInputs) -> Prepared:
         variables,
         inputs.timeout,
         selection=selection if selection.active else None,
-        app=app_target(app) if app else None,
+        transport=in_process(app_target(app)) if app else None,
     )
     read = [*files, *([setup_path] if setup_path else []), *([project] if project else [])]
     if inputs.vars_file is not None:

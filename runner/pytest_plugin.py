@@ -214,6 +214,7 @@ def _settings(config: pytest.Config, fail: bool = True) -> _Settings | str:
             found = _Settings(options, secrets_in_variables(variables))
         app = config.getoption("apirun_app") or config.getini("apirun_app")
         if isinstance(found, _Settings) and app:
+            from runner.wire import in_process
             from runner.wsgi import AppError, parse_target
 
             try:
@@ -222,7 +223,7 @@ def _settings(config: pytest.Config, fail: bool = True) -> _Settings | str:
             except AppError as exc:
                 found = str(exc)
             else:
-                found.options = replace(found.options, app=target)
+                found.options = replace(found.options, transport=in_process(target))
         config.stash[_SETTINGS] = found
     if isinstance(found, str) and fail:
         pytest.fail(f"apirun: {found}", pytrace=False)
@@ -271,11 +272,12 @@ def _setup_result(config: pytest.Config, setup: Any, options: Any) -> Any:
 def _project_app(spec_path: Path) -> Any:
     """'app:' of the apirun.yaml beside the spec, when neither option names one."""
     from runner.project import ProjectError, project_for
+    from runner.wire import in_process
     from runner.wsgi import AppError, parse_target
 
     try:
         text = project_for([spec_path]).app
-        return parse_target(text) if text else None
+        return in_process(parse_target(text)) if text else None
     except (ProjectError, AppError) as exc:
         pytest.fail(f"apirun: {exc}", pytrace=False)
 
@@ -296,8 +298,8 @@ class SpecItem(pytest.Item):
         settings = _settings(self.config)
         assert isinstance(settings, _Settings)
         options = settings.options
-        if options.app is None:
-            options = replace(options, app=_project_app(self.path))
+        if options.transport is None:
+            options = replace(options, transport=_project_app(self.path))
         setup = self.setup_spec and _setup_result(self.config, self.setup_spec, options)
         result = run_specs([self.spec], options, setup=setup)
         failed = next((file for file in result.files if not file.passed), None)

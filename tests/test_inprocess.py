@@ -17,6 +17,7 @@ from app import serve
 from helpers import run_cli, write_spec
 
 from runner import RunOptions, load_file, run_spec
+from runner.wire import in_process as in_process_transport
 from runner.wsgi import parse_target
 
 SPECS = Path(__file__).resolve().parent / "app_specs"
@@ -71,7 +72,10 @@ def _observed(spec_path: Path, options: RunOptions) -> list[tuple]:
 def test_a_spec_gives_the_same_results_over_a_socket_and_in_process(name):
     with serve() as url:
         over_socket = _observed(SPECS / name, RunOptions({"base": url}))
-    in_process = _observed(SPECS / name, RunOptions(app=parse_target("tests.app:make_app()")))
+    in_process = _observed(
+        SPECS / name,
+        RunOptions(transport=in_process_transport(parse_target("tests.app:make_app()"))),
+    )
     assert in_process == over_socket
     assert in_process  # the spec ran
 
