@@ -23,7 +23,16 @@ from .errors import (
 )
 from .masking import secrets_in_headers, secrets_in_variables
 from .messages import BodyNotJSON, Headers, HttpRequest, Response, SentRequest
-from .model import DEFAULT_TIMEOUT, Capture, Expectation, Include, Item, Spec, Step
+from .model import (
+    DEFAULT_TIMEOUT,
+    Capture,
+    Expectation,
+    FixtureName,
+    Include,
+    Item,
+    Spec,
+    Step,
+)
 from .operators import MISSING, NOT_FOUND, QUERIES, Mismatch, check_operand, evaluate
 from .operators.bodyschema import SCHEMA
 from .payloads import OCTET_STREAM, PayloadError, cloud_cert
@@ -54,6 +63,7 @@ class RunOptions:
     selection: Selection | None = None  # --tag / --step: the steps left out are skipped
     # Each file's transport (runner/wire.py): None is the network; --app is wire.in_process.
     transport: TransportFactory | None = None
+    fixtures: tuple[FixtureName, ...] = ()  # 'fixtures:' of apirun.yaml, around every file
 
 
 class Listener(Protocol):
@@ -93,6 +103,58 @@ def run_spec(
     result = FileResult(spec)
     if listener:
         listener.file_started(spec)
+    fixtures = (*options.fixtures, *spec.fixtures)
+    if not fixtures:
+        _run_file(spec, options, listener, result)
+    else:
+        _run_with_fixtures(spec, options, listener, result, fixtures)
+    result.duration_ms = (time.perf_counter() - started) * 1000.0
+    if listener:
+        listener.file_finished(result)
+    return result
+
+
+def _run_with_fixtures(
+    spec: Spec,
+    options: RunOptions,
+    listener: Listener | None,
+    result: FileResult,
+    fixtures: tuple[FixtureName, ...],
+) -> None:
+    """The file between its fixtures' start and stop (stopped whatever happens, Ctrl-C
+    included); a fixture that fails fails the file with its message."""
+    from .fixtures import RunningFixtures
+
+    running = RunningFixtures(fixtures)
+    problem = running.start()
+    if problem is not None:
+        kind = ErrorKind.SPEC if problem.spec else ErrorKind.FIXTURE
+        if not problem.skip:
+            result.error = StepError(kind, problem.message, problem.source)
+        reason = problem.message if problem.skip else f"not run: {problem.message}"
+        for step in spec.all_steps():
+            skipped = StepResult(step.prefix + step.name, step.source, Outcome.SKIPPED)
+            skipped.skip_reason = reason
+            result.steps.append(skipped)
+            if listener:
+                listener.step_finished(result, skipped)
+        return
+    error: BaseException | None = None
+    try:
+        _run_file(spec, options, listener, result)
+    except BaseException as exc:  # Ctrl-C, SIGTERM: the fixtures see it, as under gabbi
+        error = exc
+        raise
+    finally:
+        problem = running.stop(error)
+        if problem is not None and result.error is None:
+            result.error = StepError(ErrorKind.FIXTURE, problem.message, problem.source)
+
+
+def _run_file(
+    spec: Spec, options: RunOptions, listener: Listener | None, result: FileResult
+) -> None:
+    scope: dict[str, Any] | None
     try:
         scope = initial_scope(spec, options.variables)
     except TemplateError as exc:
@@ -129,10 +191,6 @@ def run_spec(
             run.items(spec.finally_steps, cleanup=True)
         finally:
             transport.close()
-    result.duration_ms = (time.perf_counter() - started) * 1000.0
-    if listener:
-        listener.file_finished(result)
-    return result
 
 
 def _base(spec: Spec, scope: Mapping[str, Any]) -> str | None:

@@ -81,7 +81,8 @@ def prepare(inputs: RunInputs) -> Prepared:
     try:
         setup_path = setup_for(inputs.setup, inputs.paths)
         project = project_file(inputs.paths)
-        app = inputs.app or (read_project(project).app if project else None)
+        settings = read_project(project) if project else None
+        app = inputs.app or (settings.app if settings else None)
         variables: dict[str, Any] = {}
         if inputs.vars_file is not None:
             variables.update(read_vars_file(str(inputs.vars_file)))
@@ -100,7 +101,10 @@ def prepare(inputs: RunInputs) -> Prepared:
         inputs.timeout,
         selection=selection if selection.active else None,
         transport=in_process(app_target(app)) if app else None,
+        fixtures=settings.fixtures if settings else (),
     )
+    if any(spec.fixtures for spec in specs) or options.fixtures:
+        _importable_from_here()
     read = [*files, *([setup_path] if setup_path else []), *([project] if project else [])]
     if inputs.vars_file is not None:
         read.append(Path(inputs.vars_file))
@@ -112,19 +116,25 @@ def prepare(inputs: RunInputs) -> Prepared:
 def app_target(text: str) -> Any:
     """--app or apirun.yaml's app: parsed and imported now, so a typo is a usage error
     before anything runs. Modules are found from the current folder, as python -m does."""
-    import os
-    import sys
-
     from .wsgi import AppError, parse_target
 
-    if os.getcwd() not in sys.path and "" not in sys.path:
-        sys.path.insert(0, os.getcwd())
+    _importable_from_here()
     try:
         target = parse_target(text)
         target.check()
     except AppError as exc:
         raise InputError(str(exc)) from None
     return target
+
+
+def _importable_from_here() -> None:
+    """--app and fixtures name modules of the project: found from the current folder, as
+    python -m does (the apirun script alone would not look there)."""
+    import os
+    import sys
+
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
 
 
 def spec_files(paths: Sequence[str | Path]) -> list[Path]:

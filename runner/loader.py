@@ -24,6 +24,7 @@ from .model import (
     ClientCert,
     Defaults,
     Expectation,
+    FixtureName,
     Include,
     Item,
     Query,
@@ -42,7 +43,7 @@ from .source import Source
 from .urls import is_absolute
 from .yamlsource import LocDict, LocList, YAMLSyntaxError, parse_yaml
 
-FILE_KEYS = ("name", "base_url", "vars", "defaults", "tags", "steps", "finally")
+FILE_KEYS = ("name", "base_url", "vars", "defaults", "tags", "fixtures", "steps", "finally")
 INCLUDED_FILE_KEYS = ("name", "base_url", "vars", "steps")
 DEFAULTS_KEYS = ("headers", "timeout", "verify", "cert", "max_body_mb")
 STEP_KEYS = (
@@ -86,6 +87,7 @@ _JINJA_WORDS = frozenset({"true", "false", "none", "True", "False", "None", "and
 _METHOD = re.compile(r"\A[A-Za-z]+\Z")
 # Tags are words for the command line (--tag smoke,slow): no spaces, no commas.
 TAG = re.compile(r"\A[A-Za-z0-9_.:/-]+\Z")
+FIXTURE_NAME = re.compile(r"\A[A-Za-z_][\w.]*:[A-Za-z_][\w.]*\Z")
 
 
 def load_file(path: str | Path) -> Spec:
@@ -298,6 +300,7 @@ class _Builder:
                 self.source(document, "steps", value=True),
             )
         tags = self.tags(document)
+        fixtures = self.fixtures(document)
         seen: dict[str, int] = {}
         steps = self.steps(document.get("steps"), self.source(document, "steps", value=True), seen)
         finally_steps: tuple[Item, ...] = ()
@@ -317,6 +320,7 @@ class _Builder:
             lines=tuple(text.splitlines()),
             finally_steps=finally_steps,
             sources=self.sources,
+            fixtures=fixtures,
         )
         if base_url is None and "base_url" not in document:
             for step in spec.all_steps():
@@ -330,6 +334,27 @@ class _Builder:
                     )
             self.step = None
         return spec
+
+    def fixtures(self, document: dict) -> tuple[FixtureName, ...]:
+        """``fixtures: [MODULE:CLASS, ...]``; imported when the file runs, not here."""
+        if "fixtures" not in document:
+            return ()
+        where = self.source(document, "fixtures", value=True)
+        value = document["fixtures"]
+        if not isinstance(value, list):
+            self.error("'fixtures' is a list of MODULE:CLASS", where)
+            return ()
+        found = []
+        for index, name in enumerate(value):
+            at = self.source(value, index)
+            if not isinstance(name, str) or not FIXTURE_NAME.match(name):
+                self.error(
+                    f"a fixture is MODULE:CLASS, such as myproject.fixtures:Database, got {name!r}",
+                    at,
+                )
+            else:
+                found.append(FixtureName(name, at))
+        return tuple(found)
 
     def included(self, document: Any) -> tuple[tuple[Item, ...], tuple[Variable, ...], Any] | None:
         """An included file: its steps, its vars (defaults) and its own base_url, if any."""

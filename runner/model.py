@@ -132,6 +132,14 @@ class Variable:
 
 
 @dataclass(frozen=True, slots=True)
+class FixtureName:
+    """``fixtures: [MODULE:CLASS]``: a Python fixture started around the file (fixtures.py)."""
+
+    name: str
+    source: Source
+
+
+@dataclass(frozen=True, slots=True)
 class Defaults:
     headers: Any = None
     timeout: float | None = None
@@ -151,6 +159,7 @@ class Spec:
     tags: tuple[str, ...] = ()  # for --tag selection (see selection.py)
     lines: tuple[str, ...] = ()  # the file's text, so reports can quote the failing line
     finally_steps: tuple[Item, ...] = ()  # run after the steps, whatever happened
+    fixtures: tuple[FixtureName, ...] = ()  # started before the first step, stopped after all
     # The text of every file involved (included ones too), by path.
     sources: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ApirunError
+from .model import FixtureName
+from .source import Source
 
 PROJECT_FILE = "apirun.yaml"
 PROJECT_KEYS = ("setup", "app", "fixtures")
@@ -24,7 +26,7 @@ class Project:
 
     setup: Path | None = None
     app: str | None = None  # MODULE:NAME or MODULE:NAME() (runner/wsgi.py)
-    fixtures: tuple[str, ...] = ()  # MODULE:CLASS, started around every file (fixtures.py)
+    fixtures: tuple[FixtureName, ...] = ()  # started around every file (fixtures.py)
 
 
 class ProjectError(ApirunError):
@@ -109,11 +111,18 @@ def _app(data: dict, project: Path) -> str | None:
     return app
 
 
-def _fixtures(data: dict, project: Path) -> tuple[str, ...]:
+def _fixtures(data: dict, project: Path) -> tuple[FixtureName, ...]:
+    from .loader import FIXTURE_NAME
+
     fixtures = data.get("fixtures")
     if fixtures is None:
         return ()
-    if not isinstance(fixtures, list) or not all(isinstance(f, str) and ":" in f for f in fixtures):
-        line = data.value_position("fixtures")[0]  # type: ignore[attr-defined]
+    line = data.value_position("fixtures")[0]  # type: ignore[attr-defined]
+    if not isinstance(fixtures, list) or not all(
+        isinstance(f, str) and FIXTURE_NAME.match(f) for f in fixtures
+    ):
         raise ProjectError(f"{project}:{line}: 'fixtures' takes a list of MODULE:CLASS")
-    return tuple(fixtures)
+    return tuple(
+        FixtureName(name, Source(str(project), fixtures.item_position(index)[0]))  # type: ignore[attr-defined]
+        for index, name in enumerate(fixtures)
+    )

@@ -269,17 +269,21 @@ def _setup_result(config: pytest.Config, setup: Any, options: Any) -> Any:
     return done[setup.path]
 
 
-def _project_app(spec_path: Path) -> Any:
-    """'app:' of the apirun.yaml beside the spec, when neither option names one."""
+def _with_project(options: Any, spec_path: Path) -> Any:
+    """'fixtures:' of the apirun.yaml beside the spec, and its 'app:' when neither option
+    names one."""
     from runner.project import ProjectError, project_for
     from runner.wire import in_process
     from runner.wsgi import AppError, parse_target
 
     try:
-        text = project_for([spec_path]).app
-        return in_process(parse_target(text)) if text else None
+        project = project_for([spec_path])
+        transport = options.transport
+        if transport is None and project.app:
+            transport = in_process(parse_target(project.app))
     except (ProjectError, AppError) as exc:
         pytest.fail(f"apirun: {exc}", pytrace=False)
+    return replace(options, transport=transport, fixtures=project.fixtures)
 
 
 class SpecItem(pytest.Item):
@@ -298,8 +302,7 @@ class SpecItem(pytest.Item):
         settings = _settings(self.config)
         assert isinstance(settings, _Settings)
         options = settings.options
-        if options.transport is None:
-            options = replace(options, transport=_project_app(self.path))
+        options = _with_project(options, self.path)
         setup = self.setup_spec and _setup_result(self.config, self.setup_spec, options)
         result = run_specs([self.spec], options, setup=setup)
         failed = next((file for file in result.files if not file.passed), None)

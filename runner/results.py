@@ -24,6 +24,7 @@ class ErrorKind(StrEnum):
     # A template read what the response does not hold (a missing field, a service the
     # catalog lacks), or a check could not be evaluated on it: a failure (exit 1).
     RESPONSE = "response"
+    FIXTURE = "fixture"  # a Python fixture failed to start or stop: a failure (exit 1)
 
 
 @dataclass(slots=True)
