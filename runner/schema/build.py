@@ -50,6 +50,17 @@ _TOP: Schema = {
             "description": "Words for --tag selection: every step of the file has them.",
             "$ref": "#/definitions/tags",
         },
+        "fixtures": {
+            "description": "Python fixtures (MODULE:CLASS with start_fixture()/stop_fixture(), "
+            "gabbi's interface) started before the first step and stopped after the last.",
+            "type": "array",
+            "items": {
+                "type": "string",
+                "pattern": "^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_.]*$",
+            },
+            "errorMessage": "'fixtures' is a list of MODULE:CLASS, such as "
+            "[myproject.fixtures:Database]",
+        },
         "steps": {
             "description": "The steps, run in order. At least one.",
             "type": "array",
