@@ -37,6 +37,7 @@ examples:
                                               --vars-file or --os-cloud give
   apirun --color never check specs/           options go before or after the command
   apirun schema > apirun.schema.json          the spec format's JSON Schema, for editors
+  apirun import gabbi gabbits/ -o specs/      gabbi YAML files as specs (docs/gabbi.md)
 
 exit codes: 0 all steps passed, 1 a step failed, 2 a spec or usage error (nothing sent)
 """
@@ -280,10 +281,16 @@ def _use_color(choice: str, stream: TextIO) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    found = next((i for i, a in enumerate(args[:-1]) if args[i : i + 2] == ["import", "gabbi"]), -1)
+    if found >= 0 and all(
+        a.startswith("-") or args[i - 1] == "--color" for i, a in enumerate(args[:found])
+    ):
+        from .importers.gabbi import main as import_gabbi  # many files into a folder
+
+        return import_gabbi(args[:found] + args[found + 2 :], sys.stdout, sys.stderr)
     parser = _parser()
-    options = parser.parse_args(
-        _command_first(list(sys.argv[1:] if argv is None else argv), parser)
-    )
+    options = parser.parse_args(_command_first(args, parser))
     if options.command is None:
         parser.print_help()
         return EXIT_USAGE

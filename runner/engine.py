@@ -737,8 +737,11 @@ def _expect(
     query = expectation.query
     kind = QUERIES[query.kind]
     expected = templating.render(expectation.expected, scope)
+    argument = query.argument
+    if argument is not None and not isinstance(argument, str):
+        argument = templating.render_text(argument, scope)  # a templated JSONPath, say
     result = ExpectationResult(
-        subject=kind.describe(query.argument),
+        subject=kind.describe(argument),
         operator=expectation.operator,
         expected=expected,
         actual=MISSING,
@@ -750,14 +753,14 @@ def _expect(
     if problem:
         result.reason = problem
         return result
-    actual = kind.read(query.argument, response)
+    actual = kind.read(argument, response)
     if isinstance(actual, Mismatch):
         result.reason = actual.reason
         return result
     result.actual = actual
     verdict = evaluate(expectation.operator, actual, expected)
     if verdict is NOT_FOUND:
-        result.reason = kind.missing.format(query.argument)
+        result.reason = kind.missing.format(argument)
     elif isinstance(verdict, Mismatch):
         result.reason = verdict.reason
     else:

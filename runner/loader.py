@@ -883,14 +883,17 @@ class _Builder:
                 if not isinstance(argument, str):
                     self.error(f"a {kind.name} argument must be a string, found {argument!r}", at)
                     continue
-                problem = kind.check_argument(argument)
+                # A templated argument ($.a["{{ env.ID }}"]) renders when the step runs,
+                # as a capture's does; a plain one is checked now.
+                prepared = self.prepare(argument, at)
+                problem = kind.check_argument(argument) if isinstance(prepared, str) else None
                 if problem:
                     self.error(problem, at)
                     continue
                 number = isinstance(value, int | float) and not isinstance(value, bool)
                 if kind.text_values and number:
                     value = str(value)  # header values are text: Content-Length: 42 is "42"
-                result += self.checks(Query(kind.name, argument), checks, argument, value, kind)
+                result += self.checks(Query(kind.name, prepared), checks, argument, value, kind)
         if SCHEMA in data:
             at = self.source(data, SCHEMA, value=True)
             schema = self.body_schema(data[SCHEMA], at)

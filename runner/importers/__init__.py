@@ -1,0 +1,1 @@
+"""Importers: other formats brought in as apirun specs (``apirun import ...``)."""
