@@ -374,7 +374,7 @@ class _File:
                 strings.append({"contains": self.template(text)})
         if strings:
             expect["body"] = strings
-        paths = {}
+        paths: dict[str, Any] = {}
         for path, value in data["response_json_paths"].items():
             converted = self.json_path(str(path), value)
             if converted is not None:
