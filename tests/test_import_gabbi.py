@@ -150,6 +150,36 @@ def test_environ_scheme_and_netloc(capsys, tmp_path, monkeypatch):
     assert outcomes(spec) == [P]
 
 
+def test_environ_as_a_whole_value_is_typed_as_gabbi_types_it(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("SIZE", "3")
+    monkeypatch.setenv("FLAG", "true")
+    monkeypatch.setenv("WORD", "three")
+    spec = convert(
+        capsys,
+        tmp_path,
+        """
+        tests:
+        - name: create
+          POST: /items
+          request_headers: {content-type: application/json}
+          data:
+            name: $ENVIRON['WORD']
+            size: $ENVIRON['SIZE']
+            flag: $ENVIRON['FLAG']
+            text: size $ENVIRON['SIZE']
+          status: 201
+          response_json_paths:
+            $.size: $ENVIRON['SIZE']
+            $.flag: true
+            $.name: three
+            $.text: size 3
+        """,
+    )
+    assert outcomes(spec) == [P]
+    created = run(spec).steps[0].response.json()
+    assert created["size"] == 3 and created["flag"] is True
+
+
 def test_cookie_replacer(capsys, tmp_path):
     spec = convert(
         capsys,
@@ -163,7 +193,7 @@ def test_cookie_replacer(capsys, tmp_path):
           GET: /echo
           request_headers: {x-cookie: $COOKIE}
           response_json_paths:
-            $.headers.x-cookie: session=s3cr3t
+            $.headers.x-cookie: session=s3cr3t, theme=dark
         """,
     )
     assert outcomes(spec) == [P, P]

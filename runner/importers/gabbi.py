@@ -68,6 +68,17 @@ _REPLACER = re.compile(
 _LEN = re.compile(r"\.`len`$")
 _EXTENSION = re.compile(r"\.`\w+`$")
 _REGEX = re.compile(r"\A/.*/\Z", re.DOTALL)
+# Set-Cookie headers arrive joined with ", " (as in gabbi); an Expires date has a comma too,
+# so only the parts whose first field is name=value are cookies.
+_COOKIES = (
+    "{{% for c in {name}.split(', ') if '=' in c.split(';')[0] %}}"
+    "{{{{ c.split(';')[0] }}}}{{% if not loop.last %}}, {{% endif %}}{{% endfor %}}"
+)
+_TYPED_ENV = (
+    "({env} | int) if {env}.isdigit() else (({env} | float) if {env}.replace('.', '', 1)"
+    ".isdigit() else (true if {env}.lower() == 'true' else (false if {env}.lower() == "
+    "'false' else (none if {env}.lower() == 'null' else {env}))))"
+)
 _CASTS = {"int": "int", "float": "float", "str": "string", "bool": "bool"}
 
 
@@ -188,8 +199,9 @@ class _File:
             return None if not test.url else f"__URL__{test.index}"
         if kind == "LOCATION":
             return self.capture(test, "location", {"header": "location"})
-        if kind == "COOKIE":
-            return self.capture(test, "cookie", {"header": "set-cookie"}) + ".split(';')[0]"
+        if kind == "COOKIE":  # gabbi: every cookie's name=value, joined with ", "
+            name = self.capture(test, "cookie", {"header": "set-cookie"})
+            return f"__BLOCK__{_COOKIES.format(name=name)}"
         if kind == "HEADERS":
             return self.capture(test, "header", {"header": argument.lower()})
         path = argument if argument.startswith("$") else f"$.{argument}"
@@ -198,14 +210,19 @@ class _File:
             name = f"({name}[0] if {name} | length == 1 else {name})"
         return f"{name} | {_CASTS[cast]}" if cast in _CASTS else name
 
-    def template(self, value: Any) -> Any:
-        """A gabbi value with replacers as an apirun value with templates (recursively)."""
+    def template(self, value: Any, typed: bool = False) -> Any:
+        """A gabbi value with replacers as an apirun value with templates (recursively).
+        ``typed``: a value that is one $ENVIRON becomes a number, boolean or null when it
+        reads as one, as gabbi's _environ_replace does (JSON bodies, expected values)."""
         if isinstance(value, dict):
-            return {self.template(k): self.template(v) for k, v in value.items()}
+            return {self.template(k): self.template(v, typed) for k, v in value.items()}
         if isinstance(value, list):
-            return [self.template(v) for v in value]
+            return [self.template(v, typed) for v in value]
         if not isinstance(value, str):
             return value
+        whole = _REPLACER.fullmatch(value)
+        if typed and whole and whole.group("withargument") == "ENVIRON" and not whole.group("cast"):
+            return "{{ " + _TYPED_ENV.format(env=self.expression(whole)) + " }}"
         parts: list[str] = []
         last = 0
         for match in _REPLACER.finditer(value):
@@ -215,6 +232,8 @@ class _File:
                 parts.append(_literal(match.group(0)))
             elif expression.startswith("__URL__"):
                 parts.append(self.tests[int(expression[7:])].url)
+            elif expression.startswith("__BLOCK__"):
+                parts.append(expression[9:])
             else:
                 parts.append("{{ " + expression + " }}")
             last = match.end()
@@ -323,7 +342,7 @@ class _File:
                 if not content_type:
                     request.setdefault("headers", {})["Content-Type"] = "application/json"
                 return
-            request["json"] = self.template(body)
+            request["json"] = self.template(body, typed=True)
             return
         if is_json and not isinstance(body, str):
             request["json"] = body  # a JSON scalar
@@ -342,7 +361,7 @@ class _File:
         whole = _REPLACER.fullmatch(value)
         if whole is not None:
             expression = self.expression(whole)
-            if expression is not None and not expression.startswith("__URL__"):
+            if expression is not None and not expression.startswith(("__URL__", "__BLOCK__")):
                 return "{{ (" + expression + ") | tojson }}"
         return '"' + str(self.template(value)) + '"'
 
@@ -402,7 +421,7 @@ class _File:
             key = str(self.template(path))
             return key, {"matches": self.template(value[1:-1])}
         key = str(self.template(_LEN.sub("", path) if length else path))
-        expected = self.template(value)
+        expected = self.template(value, typed=True)
         if length:
             return key, {"length": expected}
         # gabbi gives a single match as the value itself, several as a list; apirun gives
