@@ -370,6 +370,7 @@ def _run(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     from dataclasses import replace
 
+    from .interrupt import Stop, handling_signals
     from .report.console import GroupedConsole, Style
     from .schedule import run_specs
 
@@ -387,12 +388,14 @@ def _run(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         secrets=prepared.secrets,
         grouped=options.jobs > 1,
     )
-    try:
+    stop = Stop()
+    with handling_signals(stop):
         result = run_specs(
             prepared.specs,
             replace(
                 prepared.options,
                 keep_passed_bodies=options.verbose or options.report_html is not None,
+                stop=stop,
             ),
             console.direct_listener(),
             prepared.setup,
@@ -401,12 +404,30 @@ def _run(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             listener_for=console.listener_for,
             on_finished=console.file_finished,
         )
-    except KeyboardInterrupt:
-        console.flush()  # what finished is shown; reports are not written over good ones
-        raise
-    console.summary(result)
-    _write_reports(reports, result, prepared.secrets, options.show_secrets)
+        console.summary(result)
+        _write_reports(reports, result, prepared.secrets, options.show_secrets)
+    if stop.requested:
+        err.write(_interrupted_message(stop, result, reports))
+        return stop.exit_code
     return result.exit_code
+
+
+def _interrupted_message(stop: Any, result: Any, reports: dict[str, Path]) -> str:
+    """The one line an interrupted run ends with: what ran, what was skipped, what was kept."""
+    from .results import Outcome
+
+    cleanup = "the finally steps were skipped" if stop.skip_cleanup else "finally steps ran"
+    skipped = sum(
+        1
+        for file in result.files
+        for step in file.steps
+        if step.outcome is Outcome.SKIPPED and "interrupted by" in (step.skip_reason or "")
+    )
+    kept = f"; reports written: {', '.join(map(str, reports.values()))}" if reports else ""
+    return (
+        f"apirun: interrupted by {stop.signal_name}: {skipped} steps and "
+        f"{len(result.not_run)} files not run, {cleanup}{kept}\n"
+    )
 
 
 def _dry_run(options: argparse.Namespace, prepared: Any, out: TextIO) -> int:

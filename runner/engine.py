@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -21,6 +22,7 @@ from .errors import (
     TransportError,
     UndefinedVariableError,
 )
+from .interrupt import Interrupted
 from .masking import secrets_in_headers, secrets_in_variables
 from .messages import BodyNotJSON, Headers, HttpRequest, Response, SentRequest
 from .model import (
@@ -50,6 +52,7 @@ from .urls import join_url
 from .wire import Transport, TransportFactory, TransportSettings, network
 
 if TYPE_CHECKING:
+    from .interrupt import Stop
     from .selection import Selection
 
 
@@ -64,6 +67,9 @@ class RunOptions:
     # Each file's transport (runner/wire.py): None is the network; --app is wire.in_process.
     transport: TransportFactory | None = None
     fixtures: tuple[FixtureName, ...] = ()  # 'fixtures:' of apirun.yaml, around every file
+    # SIGINT/SIGTERM/SIGHUP (runner/interrupt.py): no step starts once it is requested,
+    # the finally steps still run unless it is requested twice.
+    stop: Stop | None = None
 
 
 class Listener(Protocol):
@@ -98,16 +104,21 @@ def not_run(spec: Spec, reason: str, listener: Listener | None) -> FileResult:
 def run_spec(
     spec: Spec, options: RunOptions | None = None, listener: Listener | None = None
 ) -> FileResult:
+    """Run one spec file: its steps, then its finally steps, over one transport. Never
+    raises for what happens in the file: an unexpected exception is the file's error."""
     options = options or RunOptions()
     started = time.perf_counter()
     result = FileResult(spec)
     if listener:
         listener.file_started(spec)
     fixtures = (*options.fixtures, *spec.fixtures)
-    if not fixtures:
-        _run_file(spec, options, listener, result)
-    else:
-        _run_with_fixtures(spec, options, listener, result, fixtures)
+    try:
+        if not fixtures:
+            _run_file(spec, options, listener, result)
+        else:
+            _run_with_fixtures(spec, options, listener, result, fixtures)
+    except Exception as exc:  # a bug outside any step: the file's error, not a lost report
+        result.error = result.error or internal_file_error(spec, exc)
     result.duration_ms = (time.perf_counter() - started) * 1000.0
     if listener:
         listener.file_finished(result)
@@ -359,10 +370,33 @@ class _FileRun:
             elif item.prefix + item.name in self.left_out:
                 reason = self.left_out[item.prefix + item.name]
                 self.record(item, self._skipped(item, reason), cleanup)
+            elif (interrupted := self.interruption(cleanup)) is not None:
+                self.record(item, self._skipped(item, interrupted), cleanup)
             elif self.stopped_by is not None and not cleanup:
                 self.record(item, self._skipped(item, f"step '{self.stopped_by}' failed"))
             else:
-                self.step(item, cleanup)
+                try:
+                    self.step(item, cleanup)
+                except Exception as exc:  # a bug: this step's error, and the run goes on
+                    self.record(item, internal_error(item, exc), cleanup)
+
+    def interruption(self, cleanup: bool) -> str | None:
+        """Why no more steps start: a stop signal (a second one for the finally steps)."""
+        stop = self.options.stop
+        if stop is None or not stop.requested:
+            return None
+        if not cleanup:
+            return f"not run: interrupted by {stop.signal_name}"
+        if stop.skip_cleanup:
+            return f"not run: a second {stop.signal_name} skipped the finally steps"
+        return None
+
+    def sleep(self, seconds: float) -> None:
+        """A step's delay or retry's wait, cut short by a stop signal."""
+        if self.options.stop is not None:
+            self.options.stop.wait(seconds)
+        elif seconds > 0:
+            time.sleep(seconds)
 
     def _enter(self, include: Include, cleanup: bool) -> None:
         try:
@@ -432,6 +466,9 @@ class _FileRun:
             if self.stopped_by is not None and not cleanup:
                 self.record(step, self._skipped(step, f"step '{self.stopped_by}' failed", label))
                 continue
+            if (interrupted := self.interruption(cleanup)) is not None:
+                self.record(step, self._skipped(step, interrupted, label), cleanup)
+                continue
             self.scope["item"], self.scope["index"] = value, index
             done = self.unless(step, label, cleanup) if per_item else None
             if done is None:
@@ -487,7 +524,7 @@ class _FileRun:
         if self.on_attempt is not None:
             self.on_attempt(name, 1, total)
         if step.delay:
-            time.sleep(step.delay)
+            self.sleep(step.delay)
         started = time.perf_counter()
         wait = retry.delay if retry else 0.0
         for attempt in range(1, total + 1):
@@ -508,9 +545,9 @@ class _FileRun:
                 result.outcome = Outcome.ERROR
                 result.error = _spec_error(exc, step, ErrorKind.RESPONSE)
                 done = True
-            if done or attempt == total:
+            if done or attempt == total or self.interruption(cleanup) is not None:
                 break
-            time.sleep(wait)
+            self.sleep(wait)
             wait *= retry.backoff if retry else 1.0
         if retry is not None and retry.until is not None and not done:
             result.outcome = Outcome.FAILED
@@ -542,6 +579,22 @@ class _FileRun:
         return result.outcome is Outcome.PASSED
 
 
+def internal_error(step: Step, exc: Exception) -> StepResult:
+    """An exception nobody expected, as the step's error: one line, and the run goes on."""
+    text = " ".join(str(exc).split())[:300]
+    message = f"internal error: {type(exc).__name__}: {text} (a bug in apirun: please report it)"
+    result = StepResult(step.prefix + step.name, step.source, Outcome.ERROR)
+    result.error = StepError(ErrorKind.INTERNAL, message, step.source)
+    return result
+
+
+def internal_file_error(spec: Spec, exc: Exception) -> StepError:
+    """The same, for a file that could not start."""
+    text = " ".join(str(exc).split())[:300]
+    message = f"internal error: {type(exc).__name__}: {text} (a bug in apirun: please report it)"
+    return StepError(ErrorKind.INTERNAL, message, spec_source(spec))
+
+
 def _reads_item(condition: Any) -> bool:
     return bool(templating.referenced_names(condition) & {"item", "index"})
 
@@ -565,11 +618,18 @@ def run_step(
         return _finish(result, started)
     secrets |= secrets_in_headers(request.headers)
     try:
-        result.request, response = transport.send(request)
+        with options.stop.sending() if options.stop else nullcontext():
+            result.request, response = transport.send(request)
     except TransportError as exc:
         result.request = _as_sent(request)
         result.outcome = Outcome.ERROR
         result.error = StepError(ErrorKind.TRANSPORT, exc.message, step.source)
+        return _finish(result, started)
+    except Interrupted as exc:
+        result.request = _as_sent(request)
+        result.outcome = Outcome.ERROR
+        message = f"interrupted by {exc}: the request was cut before its response"
+        result.error = StepError(ErrorKind.INTERRUPTED, message, step.source)
         return _finish(result, started)
     result.response = response
     secrets |= secrets_in_headers(response.headers)

@@ -25,6 +25,8 @@ class ErrorKind(StrEnum):
     # catalog lacks), or a check could not be evaluated on it: a failure (exit 1).
     RESPONSE = "response"
     FIXTURE = "fixture"  # a Python fixture failed to start or stop: a failure (exit 1)
+    INTERRUPTED = "interrupted"  # SIGINT, SIGTERM or SIGHUP cut the request in flight
+    INTERNAL = "internal"  # a bug in apirun: the step's error, never a lost report (exit 1)
 
 
 @dataclass(slots=True)

@@ -88,12 +88,19 @@ def run_specs(
 
     if jobs <= 1 or len(specs) <= 1:
         for index in range(len(specs)):
+            if options.stop is not None and options.stop.requested:
+                break  # interrupted: no file starts; those that did ran their finally steps
             result = run(index)
             finished(index, result)
             if stops(result):
                 break
     else:
-        _run_concurrently(len(specs), min(jobs, len(specs)), run, stops, finished)
+        stop = options.stop
+
+        def stopping(result: FileResult | None) -> bool:
+            return (stop is not None and stop.requested) or (result is not None and stops(result))
+
+        _run_concurrently(len(specs), min(jobs, len(specs)), run, stopping, finished)
     return outcome(prelude)
 
 
@@ -111,13 +118,14 @@ def _run_concurrently(
     count: int,
     jobs: int,
     run: Callable[[int], FileResult],
-    stops: Callable[[FileResult], bool],
+    stops: Callable[[FileResult | None], bool],
     finished: Callable[[int, FileResult], None],
 ) -> None:
     """Workers take files in order; results are handed to ``finished`` in this thread.
 
     A worker decides to stop the run itself, before it could take another file: had it
     left that to this thread, it might start one more file after a failure.
+    ``stops(None)``: whether to stop before taking a file (a stop signal).
     """
     todo: queue.SimpleQueue[int] = queue.SimpleQueue()
     for index in range(count):
@@ -126,7 +134,7 @@ def _run_concurrently(
     stop = threading.Event()
 
     def work() -> None:
-        while not stop.is_set():
+        while not stop.is_set() and not stops(None):
             try:
                 index = todo.get_nowait()
             except queue.Empty:
