@@ -294,7 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if options.command is None:
         parser.print_help()
         return EXIT_USAGE
-    out, err = sys.stdout, sys.stderr
+    out, err = QuietStream(sys.stdout), sys.stderr
     try:
         return int(options.handler(options, out, err))
     except UsageError as exc:
@@ -303,11 +303,54 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.write("apirun: interrupted\n")
         return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        # The reader went away (apirun … | head): stop quietly, as other commands do.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_FAILED
+    finally:
+        out.close_if_broken()
+
+
+class QuietStream:
+    """stdout that a reader may close (``apirun … | head -1``), or that may be closed
+    (``>&-``) or full (``>/dev/full``): console output then stops quietly, and the run goes
+    on — reports written, exit code from the tests."""
+
+    def __init__(self, stream: TextIO | None):
+        self._stream = stream
+        self.broken = stream is None
+
+    def write(self, text: str) -> int:
+        if not self.broken:
+            try:
+                self._stream.write(text)  # type: ignore[union-attr]
+            except (OSError, ValueError):
+                self.broken = True
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.broken:
+            try:
+                self._stream.flush()  # type: ignore[union-attr]
+            except (OSError, ValueError):
+                self.broken = True
+
+    def isatty(self) -> bool:
+        try:
+            return not self.broken and bool(self._stream.isatty())  # type: ignore[union-attr]
+        except (OSError, ValueError):
+            return False
+
+    def fileno(self) -> int:
+        if self._stream is None:
+            raise OSError("stdout is closed")
+        return self._stream.fileno()
+
+    def close_if_broken(self) -> None:
+        """So that Python's own flush at exit does not complain about a broken stdout."""
+        self.flush()
+        if self.broken and self._stream is not None:
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, self._stream.fileno())
+            except (OSError, ValueError):
+                pass
 
 
 def _print_schema(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -365,6 +408,7 @@ def _run(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     prepared = _prepare(options, err)
     if prepared is None:
         return EXIT_USAGE
+    _refuse_inputs(reports, prepared.files)
     if options.dry_run:
         return _dry_run(options, prepared, out)
 
@@ -468,8 +512,25 @@ def _report_paths(options: argparse.Namespace) -> dict[str, Path]:
             raise UsageError(f"{flag} {name}: cannot write in the folder {folder}")
         if any(path.resolve() == other.resolve() for other in reports.values()):
             raise UsageError(f"two reports name the same file: {name}")
+        from .atomicfile import not_a_regular_file
+
+        problem = not_a_regular_file(path)
+        if problem:
+            raise UsageError(f"{flag} {name}: {problem}")
         reports[flag] = path
     return reports
+
+
+def _refuse_inputs(reports: dict[str, Path], inputs: Sequence[Path]) -> None:
+    """A report may not replace what the run reads: a spec, an included file, the setup,
+    the vars file, apirun.yaml. Checked before anything is sent."""
+    read = {path.resolve() for path in inputs}
+    for flag, path in reports.items():
+        if path.resolve() in read:
+            raise UsageError(
+                f"{flag} {path} is an input of this run (a spec, an included file, the setup, "
+                "the vars file or apirun.yaml): name another file for the report"
+            )
 
 
 def _write_reports(
