@@ -13,6 +13,19 @@ import xml.etree.ElementTree as ET
 
 import pytest
 from helpers import write_spec
+from server import FakeKeystone, start_server
+
+
+@pytest.fixture
+def srv():
+    """A server of this test's own: the requests these tests cut are still being answered
+    (slowly) after the test, and must not count in other tests' server."""
+    running = start_server(FakeKeystone())
+    try:
+        yield running
+    finally:
+        running.stop()
+
 
 SPEC = """
 name: {name}
