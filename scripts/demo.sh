@@ -11,8 +11,16 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 if [[ ! -x .venv/bin/python ]]; then
   python3 -m venv .venv
 fi
-echo "[demo] installing apirun into .venv" >&2  # again each time: quick when up to date
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e .
+# Installed once, editable (a pulled change to the code needs nothing); again only when
+# pyproject.toml (the dependencies) changed since, or the install is gone.
+stamp=.venv/.apirun-demo-installed
+wanted="$(sha256sum pyproject.toml | cut -d ' ' -f 1)"
+if [[ ! -x .venv/bin/apirun || "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]] \
+    || ! .venv/bin/python -c 'import runner' 2>/dev/null; then
+  echo "[demo] installing apirun into .venv" >&2
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e .
+  echo "$wanted" >"$stamp"
+fi
 
 echo "[demo] starting a local Keystone (first run: about a minute)" >&2
 url="$(bash scripts/keystone/up.sh | tail -n 1)"

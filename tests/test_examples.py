@@ -28,3 +28,10 @@ def test_the_openstack_examples_pass_check():
     result = run_process("check", str(SPECS / "openstack"))
     assert result.code == 0, result.text
     assert result.out.startswith("ok: ")
+
+
+def test_the_readme_sample_is_specs_users_yaml_word_for_word():
+    readme = (SPECS.parent / "README.md").read_text(encoding="utf-8")
+    start = readme.index("```yaml\n") + len("```yaml\n")
+    sample = readme[start : readme.index("```\n", start)]
+    assert sample == (SPECS / "users.yaml").read_text(encoding="utf-8")
