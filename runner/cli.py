@@ -468,10 +468,15 @@ def _interrupted_message(stop: Any, result: Any, reports: dict[str, Path]) -> st
         if step.outcome is Outcome.SKIPPED and "interrupted by" in (step.skip_reason or "")
     )
     kept = f"; reports written: {', '.join(map(str, reports.values()))}" if reports else ""
+    files = len(result.not_run)
     return (
-        f"apirun: interrupted by {stop.signal_name}: {skipped} steps and "
-        f"{len(result.not_run)} files not run, {cleanup}{kept}\n"
+        f"apirun: interrupted by {stop.signal_name}: {_count(skipped, 'step')} and "
+        f"{_count(files, 'file')} not run, {cleanup}{kept}\n"
     )
+
+
+def _count(number: int, thing: str) -> str:
+    return f"{number} {thing}{'' if number == 1 else 's'}"
 
 
 def _dry_run(options: argparse.Namespace, prepared: Any, out: TextIO) -> int:

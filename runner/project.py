@@ -33,7 +33,7 @@ class ProjectError(ApirunError):
     """A --setup that does not exist, or a project file that cannot be used."""
 
 
-def setup_for(option: str | None, paths: Sequence[str | Path]) -> Path | None:
+def setup_for(option: str | Path | None, paths: Sequence[str | Path]) -> Path | None:
     """--setup, else the 'setup:' of the apirun.yaml beside the specs (relative to it)."""
     if option:
         if not Path(option).is_file():

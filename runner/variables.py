@@ -66,10 +66,10 @@ def read_vars_file(name: str, flag: str = "--vars-file") -> dict[str, Any]:
         raise VariablesError(f"{name}:1: {flag} must hold a mapping of NAME: value")
     for key in data:
         if not isinstance(key, str) or not _NAME.match(key):
-            line = data.key_position(key)[0]
+            line = data.key_position(key)[0]  # type: ignore[attr-defined]
             raise VariablesError(f"{name}:{line}: {key!r} is not a valid variable name")
         if key in reserved_names():
-            line = data.key_position(key)[0]
+            line = data.key_position(key)[0]  # type: ignore[attr-defined]
             raise VariablesError(f"{name}:{line}: {_reserved(key)}")
     return dict(data)
 

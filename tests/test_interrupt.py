@@ -86,7 +86,7 @@ def test_a_signal_cuts_the_step_runs_finally_and_writes_the_reports(srv, tmp_pat
     assert child.returncode == code, err
     assert "Traceback" not in err
     assert err.splitlines() == [
-        f"apirun: interrupted by {name}: 1 steps and 0 files not run, finally steps ran; "
+        f"apirun: interrupted by {name}: 1 step and 0 files not run, finally steps ran; "
         "reports written: junit.xml, report.json"
     ]
     assert paths(srv) == [
@@ -125,7 +125,7 @@ def test_with_jobs_every_started_file_runs_its_finally_steps(srv, tmp_path):
     assert child.returncode == 130, err
     assert "Traceback" not in err
     assert err.splitlines() == [
-        "apirun: interrupted by SIGINT: 2 steps and 1 files not run, finally steps ran; "
+        "apirun: interrupted by SIGINT: 2 steps and 1 file not run, finally steps ran; "
         "reports written: junit.xml"
     ]
     received = set(paths(srv))
