@@ -27,8 +27,11 @@ from .errors import Diagnostic
 from .model import Include, Item, Spec, Step
 from .source import Source
 
-# Names the engine puts in every scope (response, item and index: the flow-control work).
-ENGINE_NAMES = frozenset({"env", "os", "response", "item", "index"})
+# Names in every scope; ``response`` exists after a file's first step, and in a step's own
+# checks and captures; ``item`` and ``index`` only in a step with a ``loop``.
+ENGINE_NAMES = frozenset({"env", "os"})
+RESPONSE = frozenset({"response"})
+LOOP_NAMES = frozenset({"item", "index"})
 _OPTIONAL_FILTERS = frozenset({"default", "d"})
 _OPTIONAL_TESTS = frozenset({"defined", "undefined"})
 
@@ -40,6 +43,7 @@ class _Use:
     names: frozenset[str]
     text: str
     source: Source
+    response_attributes: tuple[str, ...] = ()  # response.X read, for X not in RESPONSE_ATTRIBUTES
 
 
 def check_spec(spec: Spec, given: Iterable[str] = ()) -> list[Diagnostic]:
@@ -57,6 +61,12 @@ def check_spec(spec: Spec, given: Iterable[str] = ()) -> list[Diagnostic]:
                 hint = _hint(name, known, later, vars_below, step)
                 message = f"undefined variable '{name}' in {use.text!r}"
                 problems.append(Diagnostic(f"{message} — {hint}", use.source, step, hint))
+            for attribute in use.response_attributes if "response" in known else ():
+                hint = _did_you_mean(attribute, templating.RESPONSE_ATTRIBUTES) or (
+                    "it has " + ", ".join(templating.RESPONSE_ATTRIBUTES)
+                )
+                message = f"'response' has no attribute '{attribute}' in {use.text!r}"
+                problems.append(Diagnostic(f"{message} — {hint}", use.source, step, hint))
 
     for variable in spec.variables:  # rendered in order, unless given on the command line
         vars_below.pop(variable.name, None)
@@ -66,22 +76,24 @@ def check_spec(spec: Spec, given: Iterable[str] = ()) -> list[Diagnostic]:
     # base_url renders with every step, the first one included. A default header may wait
     # for a capture (the engine leaves it out until the variable exists).
     every_capture = set(later)
-    report(_uses(spec.base_url), defined, None)
+    report(_uses(spec.base_url), defined, None)  # with every step, the first one included
     report(_uses(spec.defaults.verify), defined, None)
-    report(_uses(spec.defaults.headers), defined | every_capture, None)
+    report(_uses(spec.defaults.headers), defined | every_capture | RESPONSE | LOOP_NAMES, None)
 
-    def walk(items: tuple[Item, ...], known: set[str], cleanup: bool) -> set[str]:
+    def walk(items: tuple[Item, ...], known: set[str]) -> set[str]:
+        """Check the steps in order; ``known`` gains ``response`` after the first one."""
         for item in items:
             if isinstance(item, Include):
                 for variable in (*item.defaults, *item.variables):
                     report(_uses(variable.value), known, item.name)
                     known = known | {variable.name}
-                known = walk(item.steps, known, cleanup)
+                known = walk(item.steps, known)
                 continue
             name = item.prefix + item.name
-            report(_uses(item.when), known, name)
+            looped = known | LOOP_NAMES if item.loop is not None else known
             report(_uses(item.loop), known, name)
-            report(_uses(item.base_url), known, name)
+            report(_uses(item.when), looped, name)
+            report(_uses(item.base_url), looped, name)
             request = item.request
             for value in (
                 request.method,
@@ -90,22 +102,23 @@ def check_spec(spec: Spec, given: Iterable[str] = ()) -> list[Diagnostic]:
                 request.headers,
                 request.body,
             ):
-                report(_uses(value), known, name)
-            captured = set(known)
+                report(_uses(value), looped, name)
+            before = looped | RESPONSE  # its own response, in its checks and captures
+            captured = set(before)
             for capture in item.captures:  # each can use the captures above it in its step
                 report(_uses(capture.query.argument), captured, name)
                 captured.add(capture.name)
             for expectation in item.expectations:  # they see the variables from before the step
-                report(_uses(expectation.expected), known, name)
+                report(_uses(expectation.expected), before, name)
             if item.retry is not None:
                 report(_uses(item.retry.until), captured, name)
-            known = captured
+            known = (captured - LOOP_NAMES) | (known & LOOP_NAMES)
         return known
 
-    defined = walk(spec.steps, defined, cleanup=False)
+    defined = walk(spec.steps, defined)
     # finally steps run whatever happened: a capture that may not have been taken is fine
     # there (the step is skipped at run time); a name never defined anywhere is not.
-    walk(spec.finally_steps, defined | every_capture, cleanup=True)
+    walk(spec.finally_steps, defined | every_capture)
     return problems
 
 
@@ -130,6 +143,10 @@ def _hint(
     vars_below: dict[str, Any],
     current: str | None,
 ) -> str:
+    if name == "response":
+        return "the first step of a file has no earlier response to read"
+    if name in LOOP_NAMES:
+        return f"'{name}' exists only in a step with a loop"
     step = later.get(name)
     if step is not None and step.name == current:
         return (
@@ -141,25 +158,38 @@ def _hint(
     if name in vars_below:
         line = vars_below[name].source.line
         return f"it is defined below, at line {line}: a variable can use those above it"
-    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+    close = _did_you_mean(name, known)
     if close:
-        return f"did you mean '{close[0]}'?"
+        return close
     return f"define it in vars, pass --var {name}=..., or write {{{{ {name} | default(...) }}}}"
+
+
+def _did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else None
 
 
 def _uses(value: Any) -> Iterator[_Use]:
     """The templates inside a prepared value, with the variables each needs."""
     if isinstance(value, templating.Expr):
         if value.reference is not None:
-            yield _Use(frozenset({value.reference[0]}), value.text, value.source)
+            yield _reference_use(value.reference, value.text, value.source)
         else:
-            yield _Use(_needed("{{ " + value.code + " }}"), value.text, value.source)
+            names, wrong = _needed("{{ " + value.code + " }}")
+            yield _Use(names, value.text, value.source, wrong)
     elif isinstance(value, templating.Text):
         if value.parts is not None:
-            names = frozenset(part[0] for part in value.parts if isinstance(part, tuple))
-            yield _Use(names, value.text, value.source)
+            references = [part for part in value.parts if isinstance(part, tuple)]
+            names = frozenset(reference[0] for reference in references)
+            wrong = tuple(
+                attribute
+                for reference in references
+                for attribute in _unknown_response_attribute(reference)
+            )
+            yield _Use(names, value.text, value.source, wrong)
         else:
-            yield _Use(_needed(value.text), value.text, value.source)
+            names, wrong = _needed(value.text)
+            yield _Use(names, value.text, value.source, wrong)
     elif isinstance(value, templating.DynDict):
         for _, item in value.items:
             yield from _uses(item)
@@ -168,10 +198,21 @@ def _uses(value: Any) -> Iterator[_Use]:
             yield from _uses(item)
 
 
+def _reference_use(reference: tuple[str, ...], text: str, source: Source) -> _Use:
+    names = frozenset({reference[0]})
+    return _Use(names, text, source, _unknown_response_attribute(reference))
+
+
+def _unknown_response_attribute(reference: tuple[str, ...]) -> tuple[str, ...]:
+    wrong = len(reference) > 1 and reference[1] not in templating.RESPONSE_ATTRIBUTES
+    return (reference[1],) if reference[0] == "response" and wrong else ()
+
+
 @lru_cache(maxsize=4096)
-def _needed(source: str) -> frozenset[str]:
+def _needed(source: str) -> tuple[frozenset[str], tuple[str, ...]]:
     """The variables a Jinja template needs from its context (globals such as uuid excluded),
-    leaving out those it only uses where an undefined one is tolerated."""
+    leaving out those it only uses where an undefined one is tolerated; and the attributes
+    of ``response`` it reads that a response does not have."""
     from jinja2 import meta, nodes
     from jinja2.exceptions import TemplateSyntaxError
 
@@ -179,7 +220,7 @@ def _needed(source: str) -> frozenset[str]:
     try:
         tree = environment.parse(source)
     except TemplateSyntaxError:
-        return frozenset()  # the loader has reported it
+        return frozenset(), ()  # the loader has reported it
     # x | default(y): x may be undefined; so may y when that is defaulted again, as in
     # x | default(y) | default('z'). x is defined, x is undefined: x may be undefined.
     defaults = [f for f in tree.find_all(nodes.Filter) if f.name in _OPTIONAL_FILTERS]
@@ -192,4 +233,11 @@ def _needed(source: str) -> frozenset[str]:
         if test.name in _OPTIONAL_TESTS and isinstance(test.node, nodes.Name):
             optional.add(test.node.name)
     needed = meta.find_undeclared_variables(tree) - optional
-    return frozenset(needed - set(environment.globals))
+    wrong = tuple(
+        node.attr
+        for node in tree.find_all(nodes.Getattr)
+        if isinstance(node.node, nodes.Name)
+        and node.node.name == "response"
+        and node.attr not in templating.RESPONSE_ATTRIBUTES
+    )
+    return frozenset(needed - set(environment.globals)), wrong

@@ -252,7 +252,6 @@ class ResponseView(templating.ResponseReader):
     """``response`` in templates: the last response, read-only."""
 
     __slots__ = ("_response", "_headers")
-    attributes = ("status", "reason", "url", "headers", "json", "text", "elapsed_ms")
 
     def __init__(self, response: Response):
         self._response = response

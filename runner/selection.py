@@ -2,7 +2,8 @@
 
 Decided statically, before anything is sent: a step needs an earlier step when one of its
 templates reads a variable that the earlier step captures (the last one before it, as at run
-time). Those steps run too, so a selected step never fails on an undefined variable that a
+time), and needs the step just before it when its request, ``when`` or ``loop`` reads
+``response``. Those steps run too, so a selected step never fails on an undefined variable that a
 full run would have captured for it. Every other step is skipped with the reason.
 """
 
@@ -125,10 +126,19 @@ def dependencies(spec: Spec) -> list[set[int]]:
     for index, step in enumerate(spec.main_steps()):
         own = captured_names(step)
         reads = file_names | _names(step.request) | (step_reads(step) - own)
-        needs.append({captured_by[name] for name in reads if name in captured_by})
+        needed = {captured_by[name] for name in reads if name in captured_by}
+        if index and "response" in _before_response(step) | file_names:
+            needed.add(index - 1)  # ``response`` is the step before's, until it is sent
+        needs.append(needed)
         for name in own:
             captured_by[name] = index
     return needs
+
+
+def _before_response(step: Step) -> set[str]:
+    """Names read before the step has a response of its own: there ``response`` is the
+    previous step's."""
+    return _names(step.request) | _names(step.when) | _names(step.loop) | _names(step.base_url)
 
 
 def captured_names(step: Step) -> set[str]:

@@ -177,11 +177,13 @@ def compile_string(text: str, source: Source) -> str | Expr | Text:
         if reference is not None:
             return Expr(text, code, source, reference)
         _checked(source, lambda: _jinja_expression(code))
+        _check_names(source, "{{" + code + "}}")
         return Expr(text, code, source)
     parts = _text_parts(text)
     if parts is not None:
         return Text(text, source, parts)
     _checked(source, lambda: _jinja_template(text))
+    _check_names(source, text)
     return Text(text, source)
 
 
@@ -192,6 +194,7 @@ def compile_condition(text: str, source: Source) -> Expr:
     reference = _reference(code)
     if reference is None:
         _checked(source, lambda: _jinja_expression(code))
+        _check_names(source, "{{" + code + "}}")
     return Expr(text, code, source, reference)
 
 
@@ -205,6 +208,28 @@ def _checked(source: Source, compile_: Callable[[], Any]) -> Any:
         raise TemplateError(
             f"template syntax error: {exc.message}", Source(source.file, line, source.column)
         ) from None
+
+
+def _check_names(source: Source, text: str) -> None:
+    """Every filter and test a template names exists, also inside an ``if`` (where Jinja
+    itself waits until the branch runs to say so)."""
+    from jinja2 import nodes
+
+    environment = jinja_environment()
+    tree = environment.parse(text)
+    for node in tree.find_all((nodes.Filter, nodes.Test)):
+        kind, known = (
+            ("filter", environment.filters)
+            if isinstance(node, nodes.Filter)
+            else ("test", environment.tests)
+        )
+        if node.name not in known:
+            close = difflib.get_close_matches(node.name, sorted(known), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            line = source.line + (node.lineno or 1) - 1
+            raise TemplateError(
+                f"unknown {kind} '{node.name}'{hint}", Source(source.file, line, source.column)
+            )
 
 
 # -- rendering --------------------------------------------------------------------------------
@@ -317,12 +342,15 @@ def _template_error(exc: Exception, value: Expr | Text, scope: Scope) -> Templat
     return TemplateError(f"{message} in {value.text!r}", value.source)
 
 
+RESPONSE_ATTRIBUTES = ("status", "reason", "url", "headers", "json", "text", "elapsed_ms")
+
+
 class ResponseReader:
     """What templates see as ``response`` (the engine's ResponseView): it can say where in
     the response a missing value was looked for, so that the step fails naming the path."""
 
     __slots__ = ()
-    attributes: tuple[str, ...] = ()
+    attributes: tuple[str, ...] = RESPONSE_ATTRIBUTES
 
     def locate(self, container: Any, name: Any, text: str) -> str | None:
         """ "the response has no …" for a lookup that failed inside the response, else None."""

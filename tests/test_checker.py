@@ -42,7 +42,6 @@ def one_step(template: str, vars_: str = "{}") -> str:
         pytest.param("{{ token }}", id="a-variable"),
         pytest.param("{{ token.id }} {{ token['x'] }}", id="attributes-and-items"),
         pytest.param("{{ env.HOME }} {{ os.auth_url | default('') }}", id="env-and-os"),
-        pytest.param("{{ response }} {{ item }} {{ index }}", id="engine-names"),
         pytest.param("{{ uuid() }} {{ range(3) | list }} {{ dict(a=1) }}", id="jinja-globals"),
         pytest.param("{{ maybe | default('x') }}", id="default"),
         pytest.param("{{ maybe | d('x') }}", id="default-short-name"),

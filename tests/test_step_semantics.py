@@ -253,3 +253,111 @@ def test_checks_see_the_value_from_before_the_steps_captures(srv, capsys, tmp_pa
     result = run_cli(capsys, str(spec))
     assert result.code == 0, result.text
     assert echoed(srv)[-1].path == "/echo/2"
+
+
+# -- the static check: names that exist only in some places ------------------------------------
+
+
+def check(capsys, spec) -> tuple[int, str]:
+    result = run_cli(capsys, "check", str(spec))
+    return result.code, result.text
+
+
+def test_response_in_a_files_first_step_fails_the_check(srv, capsys, tmp_path):
+    spec = write_spec(
+        tmp_path,
+        """
+        base_url: {base}
+        steps:
+          - name: first
+            request: {url: "/echo/{{ response.status }}"}
+            expect: {status: "{{ response.status }}"}
+          - name: second
+            request: {url: "/echo/{{ response.status }}"}
+        """,
+        base=srv.url,
+    )
+    code, text = check(capsys, spec)
+    assert code == 2, text
+    assert "undefined variable 'response'" in text
+    assert "the first step of a file has no earlier response" in text
+    assert text.count("undefined variable") == 1  # its own checks and the second step are fine
+    assert run_cli(capsys, str(spec)).code == 2
+    assert srv.app.requests == []
+
+
+def test_item_outside_a_loop_fails_the_check(srv, capsys, tmp_path):
+    spec = write_spec(
+        tmp_path,
+        """
+        base_url: {base}
+        steps:
+          - name: looped
+            loop: [a]
+            request: {url: "/echo/{{ item }}/{{ index }}"}
+          - name: not looped
+            request: {url: "/echo/{{ item }}"}
+        """,
+        base=srv.url,
+    )
+    code, text = check(capsys, spec)
+    assert code == 2, text
+    assert "undefined variable 'item'" in text and "exists only in a step with a loop" in text
+    assert "step 'not looped'" in text and "step 'looped'" not in text
+
+
+def test_a_misspelt_response_attribute_fails_the_check(srv, capsys, tmp_path):
+    spec = write_spec(
+        tmp_path,
+        """
+        base_url: {base}
+        steps:
+          - name: poll
+            request: {url: /echo}
+            retry: {times: 3, delay: 0.01, until: "response.jsn.method == 'GET'"}
+        """,
+        base=srv.url,
+    )
+    code, text = check(capsys, spec)
+    assert code == 2, text
+    assert "'response' has no attribute 'jsn'" in text and "did you mean 'json'?" in text
+
+
+def test_an_unknown_filter_inside_an_if_fails_the_check(srv, capsys, tmp_path):
+    spec = write_spec(
+        tmp_path,
+        """
+        base_url: {base}
+        vars: {flag: true, name: ada}
+        steps:
+          - name: conditional
+            request: {url: "/echo/{{ name | uper if flag else name }}"}
+          - name: in a block
+            request: {url: "/echo/{% if flag %}{{ name | lowr }}{% endif %}"}
+        """,
+        base=srv.url,
+    )
+    code, text = check(capsys, spec)
+    assert code == 2, text
+    assert "unknown filter 'uper' (did you mean 'upper'?)" in text
+    assert "unknown filter 'lowr' (did you mean 'lower'?)" in text
+
+
+def test_step_selecting_a_step_that_reads_response_runs_the_step_before(srv, capsys, tmp_path):
+    spec = write_spec(
+        tmp_path,
+        """
+        base_url: {base}
+        steps:
+          - name: unrelated
+            request: {url: /echo/unrelated}
+          - name: makes the response
+            request: {url: /echo/first}
+          - name: reads it
+            request: {url: "/echo/after-{{ response.json.path | replace('/', '') }}"}
+        """,
+        base=srv.url,
+    )
+    result = run_cli(capsys, "--step", "reads it", str(spec))
+    assert result.code == 0, result.text
+    assert [r.path for r in echoed(srv)] == ["/echo/first", "/echo/after-echofirst"]
