@@ -109,6 +109,7 @@ def check_spec(spec: Spec, given: Iterable[str] = ()) -> list[Diagnostic]:
                 report(_uses(capture.query.argument), captured, name)
                 captured.add(capture.name)
             for expectation in item.expectations:  # they see the variables from before the step
+                report(_uses(expectation.query.argument), before, name)
                 report(_uses(expectation.expected), before, name)
             if item.retry is not None:
                 report(_uses(item.retry.until), captured, name)
@@ -191,7 +192,8 @@ def _uses(value: Any) -> Iterator[_Use]:
             names, wrong = _needed(value.text)
             yield _Use(names, value.text, value.source, wrong)
     elif isinstance(value, templating.DynDict):
-        for _, item in value.items:
+        for key, item in value.items:
+            yield from _uses(key)
             yield from _uses(item)
     elif isinstance(value, templating.DynList):
         for item in value.items:

@@ -683,20 +683,22 @@ def render_request(
     headers: dict[str, str] = {}
     lower: dict[str, str] = {}
     for source, optional in ((spec.defaults.headers, True), (spec_request.headers, False)):
-        for name, value in _header_items(source):
+        for key, value in _header_items(source):
             try:
-                text = templating.render_text(value, scope)
+                name = templating.render_text(key, scope)
+                text = None if value is None else templating.render_text(value, scope)
             except TemplateError as exc:
                 # A default header waiting for a capture (X-Auth-Token: "{{ token }}") is
                 # left out until the variable exists: the login step itself runs without it.
                 if optional and isinstance(exc, UndefinedVariableError):
                     continue
                 raise
-            previous = lower.pop(str(name).lower(), None)
+            previous = lower.pop(name.lower(), None)
             if previous is not None:
                 del headers[previous]
-            headers[str(name)] = text
-            lower[str(name).lower()] = str(name)
+            if text is not None:  # X-Auth-Token: null leaves the default header out
+                headers[name] = text
+                lower[name.lower()] = name
     request = HttpRequest(
         method=templating.render_text(spec_request.method, scope).upper(),
         url=url,

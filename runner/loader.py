@@ -239,10 +239,13 @@ class _Builder:
                 return value
         if isinstance(value, dict):
             items = tuple(
-                (key, self.prepare(item, self.source(value, key, value=True)))
+                (
+                    self.prepare(key, self.source(value, key)) if isinstance(key, str) else key,
+                    self.prepare(item, self.source(value, key, value=True)),
+                )
                 for key, item in value.items()
             )
-            if any(isinstance(item, templating.Dynamic) for _, item in items):
+            if any(isinstance(part, templating.Dynamic) for pair in items for part in pair):
                 return templating.DynDict(items)
             return value
         if isinstance(value, list):
@@ -544,10 +547,10 @@ class _Builder:
                 self.error(
                     f"a header name must be a string, found {name!r}", self.source(data, name)
                 )
-            if value is None or isinstance(value, dict | list):
+            if isinstance(value, dict | list):  # null: leave a default header out
                 self.error(
-                    f"header '{name}' needs a single value (string or number), "
-                    f"found {_type_name(value)}",
+                    f"header '{name}' needs a single value (string or number, or null to "
+                    f"leave a default header out), found {_type_name(value)}",
                     self.source(data, name, value=True),
                 )
         return self.prepare(data, where)

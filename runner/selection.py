@@ -168,7 +168,8 @@ def _templates(value: Any) -> Iterator[Any]:
     if isinstance(value, templating.Expr | templating.Text):
         yield value
     elif isinstance(value, templating.DynDict):
-        for _, item in value.items:
+        for key, item in value.items:
+            yield from _templates(key)
             yield from _templates(item)
     elif isinstance(value, templating.DynList | tuple | list):
         for item in value.items if isinstance(value, templating.DynList) else value:

@@ -96,7 +96,8 @@ class Text:
 
 @dataclass(frozen=True, slots=True)
 class DynDict:
-    """A mapping with at least one template inside. Keys are never templated."""
+    """A mapping with at least one template inside, in a value or in a key (a key renders to
+    text: ``{"{{ rp_uuid }}": {...}}``)."""
 
     items: tuple[tuple[Any, Any], ...]
 
@@ -249,7 +250,10 @@ def render(value: Any, scope: Scope) -> Any:
             )
         return _render_text(value, scope)
     if isinstance(value, DynDict):
-        return {key: render(item, scope) for key, item in value.items}
+        return {
+            render_text(key, scope) if isinstance(key, Expr | Text) else key: render(item, scope)
+            for key, item in value.items
+        }
     if isinstance(value, DynList):
         return [render(item, scope) for item in value.items]
     return value
@@ -486,7 +490,7 @@ def referenced_names(value: Any) -> set[str]:
             return {part[0] for part in value.parts if isinstance(part, tuple)}
         return _undeclared(value.text)
     if isinstance(value, DynDict):
-        return set().union(*(referenced_names(item) for _, item in value.items))
+        return set().union(*(referenced_names(part) for pair in value.items for part in pair))
     if isinstance(value, DynList):
         return set().union(*(referenced_names(item) for item in value.items))
     return set()

@@ -361,3 +361,113 @@ def test_step_selecting_a_step_that_reads_response_runs_the_step_before(srv, cap
     result = run_cli(capsys, "--step", "reads it", str(spec))
     assert result.code == 0, result.text
     assert [r.path for r in echoed(srv)] == ["/echo/first", "/echo/after-echofirst"]
+
+
+# -- templated mapping keys --------------------------------------------------------------------
+
+
+def test_templated_keys_in_bodies_headers_params_form_and_jsonpath(srv, capsys, tmp_path):
+    spec = write_spec(
+        tmp_path,
+        """
+        base_url: {base}
+        vars:
+          rp_uuid: 4e8e5957-649f-477b-9e5b-f1f75b21c03c
+          header: X-Trace
+          field: colour
+        steps:
+          - name: allocation
+            request:
+              method: PUT
+              url: /echo
+              headers: {"{{ header }}": on, "X-{{ field }}": "{{ field }}"}
+              params: {"{{ field }}": red, "p-{{ field }}": [a, b]}
+              json:
+                allocations:
+                  "{{ rp_uuid }}": {resources: {VCPU: 1}}
+            expect:
+              jsonpath:
+                $.json.allocations["{{ rp_uuid }}"].resources.VCPU: 1
+                $.query.colour: red
+          - name: form
+            request: {method: POST, url: /echo, form: {"f-{{ field }}": blue}}
+            expect:
+              jsonpath: {'$.form["f-{{ field }}"]': blue}
+        """,
+        base=srv.url,
+    )
+    result = run_cli(capsys, str(spec))
+    assert result.code == 0, result.text
+    allocation, form = echoed(srv)
+    uuid = "4e8e5957-649f-477b-9e5b-f1f75b21c03c"
+    assert allocation.json() == {"allocations": {uuid: {"resources": {"VCPU": 1}}}}
+    assert allocation.headers["x-trace"] == "true" and allocation.headers["x-colour"] == "colour"
+    assert allocation.query == {"colour": ["red"], "p-colour": ["a", "b"]}
+    assert form.text == "f-colour=blue"
+
+
+def test_a_templated_jsonpath_key_that_does_not_match_fails(srv, capsys, tmp_path):
+    spec = write_spec(
+        tmp_path,
+        """
+        base_url: {base}
+        vars: {rp_uuid: abc}
+        steps:
+          - name: allocation
+            request: {method: PUT, url: /echo, json: {"{{ rp_uuid }}": 1}}
+            expect:
+              jsonpath: {'$.json["{{ rp_uuid }}x"]': 1}
+        """,
+        base=srv.url,
+    )
+    result = run_cli(capsys, str(spec))
+    assert result.code == 1, result.text
+    assert "abcx" in result.out
+
+
+def test_the_check_covers_variables_in_keys(srv, capsys, tmp_path):
+    spec = write_spec(
+        tmp_path,
+        """
+        base_url: {base}
+        vars: {rp_uuid: abc}
+        steps:
+          - name: allocation
+            request:
+              method: PUT
+              url: /echo
+              headers: {"{{ hedaer }}": x}
+              json: {"{{ rp_uid }}": 1}
+            expect:
+              jsonpath: {'$.json["{{ rp_uuuid }}"]': 1}
+        """,
+        base=srv.url,
+    )
+    code, text = check(capsys, spec)
+    assert code == 2, text
+    for name in ("hedaer", "rp_uid", "rp_uuuid"):
+        assert f"undefined variable '{name}'" in text
+    assert "did you mean 'rp_uuid'?" in text
+
+
+def test_a_null_header_leaves_a_default_header_out(srv, capsys, tmp_path):
+    spec = write_spec(
+        tmp_path,
+        """
+        base_url: {base}
+        defaults:
+          headers: {X-Auth-Token: secret-token-value, X-Keep: kept}
+        steps:
+          - name: with the default
+            request: {url: /echo/with}
+          - name: without it
+            request: {url: /echo/without, headers: {x-auth-token: null}}
+        """,
+        base=srv.url,
+    )
+    result = run_cli(capsys, str(spec))
+    assert result.code == 0, result.text
+    with_default, without = echoed(srv)
+    assert with_default.headers["x-auth-token"] == "secret-token-value"
+    assert "x-auth-token" not in without.headers
+    assert without.headers["x-keep"] == "kept"

@@ -147,11 +147,11 @@ _DEFINITIONS: Schema = {
         "exclusiveMinimum": 0,
     },
     "headers": {
-        "description": "Header name → value (a string, number or boolean; numbers and "
-        "booleans are sent as text).",
+        "description": "Header name (may be a template) → value (a string, number or "
+        "boolean; numbers and booleans are sent as text; null leaves a default header out).",
         "type": "object",
         "propertyNames": {"type": "string"},
-        "additionalProperties": {"type": ["string", "number", "boolean"]},
+        "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
     },
     "plainValue": {"type": ["string", "number", "boolean", "null"]},
     "pairs": {
