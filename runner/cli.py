@@ -38,6 +38,7 @@ examples:
   apirun --color never check specs/           options go before or after the command
   apirun schema > apirun.schema.json          the spec format's JSON Schema, for editors
   apirun import gabbi gabbits/ -o specs/      gabbi YAML files as specs (docs/gabbi.md)
+  apirun import curl 'curl -X POST ...' -o new.yaml   a curl line as a spec (also: har, postman)
 
 exit codes: 0 all steps passed, 1 a step failed, 2 a spec or usage error (nothing sent)
 """
@@ -584,6 +585,96 @@ def _write_curl(path: Path, result: Any, secrets: set[str] | None) -> None:
         raise UsageError(f"cannot write --curl {path}: {exc.strerror or exc}") from None
 
 
+def _import_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("format", choices=("curl", "har", "postman"), help="what SOURCE is")
+    parser.add_argument(
+        "source",
+        metavar="SOURCE",
+        help="curl: the command line(s), or a file holding them; har, postman: the file; "
+        "'-' reads standard input",
+    )
+    parser.add_argument(
+        "-o", "--output", metavar="FILE", help="write the spec to FILE (default: print it)"
+    )
+    parser.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    parser.add_argument(
+        "--host",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="har: only the entries to HOST (host or host:port; repeatable)",
+    )
+    parser.add_argument(
+        "--url-pattern",
+        metavar="REGEX",
+        help="har: only the entries whose URL matches REGEX (searched, not anchored)",
+    )
+    _color(parser)
+
+
+def _import(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Translate, check, then write whole (or print): nothing is written on any error."""
+    import re
+
+    from .importers import ImportError_, translate
+
+    if options.url_pattern is not None:
+        try:
+            re.compile(options.url_pattern)
+        except re.error as exc:
+            raise UsageError(f"--url-pattern {options.url_pattern!r}: {exc}") from None
+    if options.format != "har" and (options.host or options.url_pattern):
+        raise UsageError("--host and --url-pattern filter the entries of a HAR file only")
+    source = _import_source(options.format, options.source)
+    target = Path(options.output) if options.output else None
+    if target is not None:
+        if target.is_dir():
+            raise UsageError(f"-o {target}: a folder; give a file name, such as imported.yaml")
+        if not target.parent.is_dir():
+            raise UsageError(f"-o {target}: there is no folder {target.parent}")
+        if target.exists() and not options.force:
+            raise UsageError(f"{target} exists: add --force to replace it")
+    spec_path = str(target) if target is not None else "imported.yaml"
+    try:
+        done = translate(options.format, source, spec_path, options)
+    except ImportError_ as exc:
+        what = "the curl command" if options.format == "curl" else options.source
+        raise UsageError(f"cannot import {what}: {exc}") from None
+    if target is None:
+        out.write(done.text)
+    else:
+        from .atomicfile import write_atomic
+
+        try:
+            write_atomic(target, done.text.encode("utf-8"))
+        except OSError as exc:
+            raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from None
+        err.write(
+            f"apirun import: {done.steps} step{'s' if done.steps != 1 else ''} written "
+            f"to {target}\n"
+        )
+    if done.notes:
+        err.write(f"apirun import: not translated ({len(done.notes)}):\n")
+        err.write("".join(f"  - {note}\n" for note in done.notes))
+    return EXIT_OK
+
+
+def _import_source(kind: str, source: str) -> str:
+    if source == "-":
+        return sys.stdin.read()
+    path = Path(source)
+    if kind == "curl" and not source.lstrip().startswith(("curl", "$")) and path.is_file():
+        return path.read_text("utf-8")
+    if kind == "curl":
+        return source
+    try:
+        return path.read_text("utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"no such file: {source}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {source}: {exc}") from None
+
+
 COMMANDS: tuple[Command, ...] = (
     Command(
         "run",
@@ -599,6 +690,15 @@ COMMANDS: tuple[Command, ...] = (
         "sending anything. Takes the options that decide which variables exist, as run does.",
         _check_arguments,
         _check,
+    ),
+    Command(
+        "import",
+        "turn curl command lines, a HAR file or a Postman collection into a spec",
+        "Translate curl command lines, a browser's HAR 1.2 export or a Postman collection "
+        "(v2.1) into a spec that runs; what cannot be translated is listed. Nothing is "
+        "written unless the whole translation succeeds; an existing FILE needs --force.",
+        _import_arguments,
+        _import,
     ),
     Command(
         "schema",
