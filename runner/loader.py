@@ -885,6 +885,7 @@ class _Builder:
                 at = self.source(checks, argument)
                 if not isinstance(argument, str):
                     self.error(f"a {kind.name} argument must be a string, found {argument!r}", at)
+                    self.checks(Query(kind.name), checks, argument, value, kind)  # its problems too
                     continue
                 # A templated argument ($.a["{{ env.ID }}"]) renders when the step runs,
                 # as a capture's does; a plain one is checked now.
