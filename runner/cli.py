@@ -486,6 +486,9 @@ def _dry_run(options: argparse.Namespace, prepared: Any, out: TextIO) -> int:
     from .report.console import Style
     from .report.plan import format_plan
 
+    cloud = prepared.options.variables.get("os")
+    if hasattr(cloud, "offline"):  # nothing is sent: os.token and os.catalog stay unknown
+        cloud.offline = True
     selection = prepared.options.selection
     specs = [spec for spec in prepared.specs if selection is None or selection.selects(spec)]
     planned = plan_files(specs, prepared.options, prepared.setup)

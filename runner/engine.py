@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode
 
 from . import templating
+from .cloudauth import CloudVariables
 from .errors import (
     ApirunError,
     ResponseDataError,
@@ -616,9 +617,25 @@ def run_step(
         result.error = _spec_error(exc, step)
         return _finish(result, started)
     secrets |= secrets_in_headers(request.headers)
+    cloud = scope.get("os")
+    if isinstance(cloud, CloudVariables):
+        secrets |= cloud.secrets
     try:
         with options.stop.sending() if options.stop else nullcontext():
             result.request, response = transport.send(request)
+            if response.status == 401 and isinstance(cloud, CloudVariables):
+                # The cloud's token was refused (expired, revoked): a new one, and once
+                # more, as keystoneauth's session does.
+                refused = cloud.token_in(request.headers)
+                if refused is not None and cloud.reauthenticate(refused):
+                    request = render_request(spec, step, scope, options)
+                    secrets |= cloud.secrets
+                    result.request, response = transport.send(request)
+                    result.reauthenticated = True
+    except TemplateError as exc:
+        result.outcome = Outcome.ERROR
+        result.error = _spec_error(exc, step)
+        return _finish(result, started)
     except TransportError as exc:
         result.request = _as_sent(request)
         result.outcome = Outcome.ERROR

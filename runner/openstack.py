@@ -130,10 +130,13 @@ def namespace(cloud: Mapping[str, Any] | None, environ: Mapping[str, str]) -> di
 
 
 def cloud_namespace(name: str | None) -> dict[str, Any]:
-    """``os`` for a run: from --os-cloud NAME (or $OS_CLOUD) and the OS_* environment."""
+    """``os`` for a run: from --os-cloud NAME (or $OS_CLOUD) and the OS_* environment; with
+    an auth_url, ``os.token`` and ``os.catalog`` log in on first use (cloudauth.py)."""
+    from .cloudauth import CloudVariables
+
     name = name or os.environ.get("OS_CLOUD") or None
     cloud = load_cloud(name)[0] if name else None
-    return namespace(cloud, os.environ)
+    return CloudVariables(namespace(cloud, os.environ))
 
 
 # -- the service catalog ----------------------------------------------------------------------
@@ -144,12 +147,16 @@ class EndpointNotFound(LookupError):
 
 
 def endpoint(
-    catalog: Any, service_type: str, interface: str = "public", region: str | None = None
+    catalog: Any, service_type: str, interface: str | None = None, region: str | None = None
 ) -> str:
     """The URL of a service in a Keystone v3 catalog (``$.token.catalog``).
 
-    Raises EndpointNotFound naming what the catalog does offer.
+    ``interface`` and ``region`` default to those of the cloud for ``os.catalog`` (its
+    ``interface`` and ``region_name``), else public and any region. Raises
+    EndpointNotFound naming what the catalog does offer.
     """
+    interface = interface or getattr(catalog, "interface", None) or "public"
+    region = region or getattr(catalog, "region", None)
     if isinstance(catalog, Mapping) and "catalog" in catalog:  # a whole token body or token
         catalog = catalog["catalog"]
     if isinstance(catalog, Mapping) and "token" in catalog:

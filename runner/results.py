@@ -70,6 +70,7 @@ class StepResult:
     error: StepError | None = None
     skip_reason: str | None = None
     attempts: int = 1  # more than one when the step has retry:
+    reauthenticated: bool = False  # the cloud's token got 401: a new one, and sent again
 
     @property
     def failed_expectations(self) -> list[ExpectationResult]:

@@ -421,7 +421,7 @@ def _b64decode(value: str | bytes) -> bytes:
 
 
 def _endpoint(
-    catalog: Any, service_type: str, interface: str = "public", region: str | None = None
+    catalog: Any, service_type: str, interface: str | None = None, region: str | None = None
 ) -> str:
     from .openstack import EndpointNotFound, endpoint
     from .unknown import Unknown

@@ -174,6 +174,8 @@ def format_step(
         parts.append(style.dim(f"{step.duration_ms:.0f} ms"))
     if step.attempts > 1:
         parts.append(style.dim(f"({step.attempts} attempts)"))
+    if step.reauthenticated:
+        parts.append(style.dim("(401: logged in to the cloud again and resent)"))
     lines = ["  ".join(parts).rstrip()]
     indent = "        "
     failed = step.outcome in (Outcome.FAILED, Outcome.ERROR)

@@ -71,6 +71,7 @@ def _step(step: StepResult) -> dict[str, Any]:
         "request": None if request is None else {"method": request.method, "url": request.url},
         "status": None if step.response is None else step.response.status,
         "skip_reason": step.skip_reason,
+        "reauthenticated": step.reauthenticated,
         "error": _error(step.error),
         "captures": [
             {"name": c.name, "captured": c.error is None, "error": c.error, "line": c.source.line}
