@@ -1,0 +1,55 @@
+"""End to end: the OpenStack examples of specs/openstack/ against the local stack
+(../shared/openstack; .ci/run starts it), logged in through --os-cloud with no login step.
+The test checks through the service's own API that nothing the spec created is left."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from openstack_cloud import DEMO, FERNET, Cloud, apirun, clouds_yaml, require_service, unique
+
+pytestmark = pytest.mark.e2e
+
+SPECS = Path(__file__).resolve().parent.parent / "specs" / "openstack"
+
+
+@pytest.fixture(scope="module")
+def cloud(keystone_url: str) -> Cloud:
+    return Cloud(keystone_url)
+
+
+@pytest.fixture
+def local_cloud(cloud: Cloud, tmp_path: Path) -> dict[str, str]:
+    """OS_CLIENT_CONFIG_FILE of a clouds.yaml naming the demo account as cloud 'local'."""
+    auth = {
+        "auth_url": cloud.url,
+        "username": DEMO["username"],
+        "password": DEMO["password"],
+        "user_domain_name": DEMO["domain"],
+        "project_name": DEMO["project"],
+        "project_domain_name": DEMO["domain"],
+    }
+    path = clouds_yaml(tmp_path, "local", auth, region_name="RegionOne")
+    return {"OS_CLIENT_CONFIG_FILE": str(path)}
+
+
+def test_glance_upload_example_checks_the_bytes_and_leaves_no_image(cloud, local_cloud):
+    glance = require_service(cloud, "image")
+    name = unique()
+
+    run = apirun(
+        "--os-cloud",
+        "local",
+        "--var",
+        f"image_name={name}",
+        str(SPECS / "image-upload.yaml"),
+        env=local_cloud,
+    )
+
+    steps = run.assert_all_passed()
+    assert steps["upload the file"] == steps["size and hashes"] == "PASS"
+    assert f"PUT {glance}/v2/images/" in run.line("upload the file")
+    left = cloud.get(f"{glance}/v2/images", params={"name": name}).json()["images"]
+    assert left == [], left
+    assert not FERNET.search(run.out + run.err)
