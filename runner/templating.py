@@ -16,6 +16,7 @@ import difflib
 import json
 import os
 import re
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -211,6 +212,32 @@ def _checked(source: Source, compile_: Callable[[], Any]) -> Any:
         ) from None
 
 
+_NOT_CONSTANT = object()
+
+
+def _fold(node: Any) -> Any:
+    """The value of a constant expression of numbers and strings, computed within the
+    limits (so that ``apirun check`` reports ``{{ 'a' * 10**9 }}``), or _NOT_CONSTANT."""
+    from jinja2 import nodes
+
+    if isinstance(node, nodes.Const):
+        return node.value
+    if isinstance(node, nodes.Neg):
+        value = _fold(node.node)
+        return -value if isinstance(value, int | float) else _NOT_CONSTANT
+    operators = {nodes.Mul: _times, nodes.Pow: _power}
+    operator = operators.get(type(node))
+    if operator is None:
+        return _NOT_CONSTANT
+    left, right = _fold(node.left), _fold(node.right)
+    if left is _NOT_CONSTANT or right is _NOT_CONSTANT:
+        return _NOT_CONSTANT
+    try:
+        return operator(left, right)
+    except (TypeError, ValueError, ArithmeticError):
+        return _NOT_CONSTANT
+
+
 def _check_names(source: Source, text: str) -> None:
     """Every filter and test a template names exists, also inside an ``if`` (where Jinja
     itself waits until the branch runs to say so)."""
@@ -218,6 +245,12 @@ def _check_names(source: Source, text: str) -> None:
 
     environment = jinja_environment()
     tree = environment.parse(text)
+    for node in tree.find_all((nodes.Mul, nodes.Pow)):  # constants: too large already now
+        try:
+            _fold(node)
+        except LimitError as exc:
+            line = source.line + (node.lineno or 1) - 1
+            raise LimitError(exc.message, Source(source.file, line, source.column)) from None
     for node in tree.find_all((nodes.Filter, nodes.Test)):
         kind, known = (
             ("filter", environment.filters)
@@ -240,7 +273,8 @@ def render(value: Any, scope: Scope) -> Any:
     """Render a value prepared by the loader; values without templates are returned as they are."""
     if isinstance(value, Expr):
         if value.reference is not None:
-            return _resolve(value.reference, scope, value)
+            result = _resolve(value.reference, scope, value)
+            return _as_value(result, value) if result is ENV_VARIABLES else result
         return _render_expression(value, scope)
     if isinstance(value, Text):
         if value.parts is not None:
@@ -286,16 +320,29 @@ def _resolve(reference: tuple[str, ...], scope: Scope, value: Expr | Text) -> An
 def _render_expression(value: Expr, scope: Scope) -> Any:
     import jinja2
 
+    _iterations.left = MAX_ITERATIONS
     try:
         result = _jinja_expression(value.code)(**scope)
         if isinstance(result, jinja2.Undefined):
             result._fail_with_undefined_error()
-        return result
+        return _as_value(result, value)
     except Exception as exc:  # every template failure becomes one message with its position
         raise _template_error(exc, value, scope) from None
 
 
+def _as_value(result: Any, value: Expr) -> Any:
+    """A typed result that a body can carry: a range is its list; ``env`` is no value."""
+    if isinstance(result, range):
+        return list(result)
+    if result is ENV_VARIABLES:
+        raise TemplateError(
+            f"'env' is not a value: read one variable, env.NAME, in {value.text!r}", value.source
+        )
+    return result
+
+
 def _render_text(value: Text, scope: Scope) -> str:
+    _iterations.left = MAX_ITERATIONS
     try:
         return _jinja_template(value.text).render(scope)
     except Exception as exc:
@@ -340,6 +387,8 @@ def _template_error(exc: Exception, value: Expr | Text, scope: Scope) -> Templat
     if isinstance(exc, SecurityError):
         message = f"unsafe template refused: {exc}"
     elif isinstance(exc, TemplateError):  # raised by our own filters, already readable
+        if exc.source is not None:  # already placed (a value that cannot be a value)
+            return exc
         return type(exc)(f"{exc.message} in {value.text!r}", value.source)
     else:
         message = f"template error: {type(exc).__name__}: {exc}"
@@ -434,13 +483,75 @@ def _endpoint(
         raise ResponseDataError(str(exc)) from None
 
 
+# Bounded work: a spec cannot make a template take unbounded memory or time.
+MAX_SIZE = 1_000_000  # items of a string, list or bytes built by repetition ('a' * n)
+MAX_DIGITS = 1_000  # digits of an integer power (9 ** 99999999)
+MAX_ITERATIONS = 1_000_000  # range() items in one rendering, nested ranges included
+
+
+class LimitError(TemplateError):
+    """A template would build something too large, or iterate too long."""
+
+
+def _times(left: Any, right: Any) -> Any:
+    for sequence, count in ((left, right), (right, left)):
+        repeated = isinstance(sequence, str | bytes | list | tuple) and isinstance(count, int)
+        if repeated and len(sequence) * count > MAX_SIZE:
+            raise LimitError(
+                f"'*' would repeat {len(sequence)} items {count} times, more than the "
+                f"{MAX_SIZE:,} a template may build"
+            )
+    return left * right
+
+
+def _power(left: Any, right: Any) -> Any:
+    if isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1:
+        import math
+
+        if right * math.log10(abs(left)) > MAX_DIGITS:
+            raise LimitError(
+                f"{left} ** {right} has more than the {MAX_DIGITS:,} digits a template may compute"
+            )
+    return left**right
+
+
+_BOUNDED_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {"*": _times, "**": _power}
+_iterations = threading.local()
+
+
+def _range(*args: int) -> range:
+    """range() that counts its items against the rendering's budget (nested loops too)."""
+    numbers = range(*args)
+    budget = getattr(_iterations, "left", MAX_ITERATIONS)
+    if len(numbers) > budget:
+        raise LimitError(
+            f"range() of {len(numbers):,} items: a template may iterate {MAX_ITERATIONS:,} "
+            "times in all"
+        )
+    _iterations.left = budget - len(numbers)
+    return numbers
+
+
+def _environment_type() -> type:
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    class Bounded(ImmutableSandboxedEnvironment):  # type: ignore[misc]
+        """The sandbox, with ``*`` and ``**`` bounded (and so never folded at compile time:
+        Jinja does not fold intercepted operators)."""
+
+        intercepted_binops = frozenset(_BOUNDED_OPERATORS)
+
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            return _BOUNDED_OPERATORS[operator](left, right)
+
+    return Bounded
+
+
 def jinja_environment() -> Any:
     """The one sandboxed Jinja2 environment: strict undefined, JSON-like text output."""
     global _environment
     if _environment is None:
-        from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-        env = ImmutableSandboxedEnvironment(
+        env = _environment_type()(
             undefined=_undefined_type(),
             autoescape=False,
             keep_trailing_newline=True,
@@ -448,6 +559,7 @@ def jinja_environment() -> Any:
             cache_size=0,  # compiled templates are cached here, by source text
         )
         env.globals["uuid"] = lambda: uuid.uuid4().hex
+        env.globals["range"] = _range
         env.filters["b64encode"] = _b64encode
         env.filters["b64decode"] = _b64decode
         env.filters["endpoint"] = _endpoint

@@ -471,3 +471,68 @@ def test_a_null_header_leaves_a_default_header_out(srv, capsys, tmp_path):
     assert with_default.headers["x-auth-token"] == "secret-token-value"
     assert "x-auth-token" not in without.headers
     assert without.headers["x-keep"] == "kept"
+
+
+# -- bounded templates -------------------------------------------------------------------------
+
+
+def one_body_spec(tmp_path, srv, template: str):
+    return write_spec(
+        tmp_path,
+        f"""
+        base_url: {srv.url}
+        steps:
+          - name: body
+            request: {{method: POST, url: /echo, json: {{x: "{template}"}}}}
+        """,
+    )
+
+
+def test_constant_blowups_are_found_by_the_check(srv, capsys, tmp_path):
+    for template, message in [
+        ("{{ 'a' * 10**9 }}", "more than the 1,000,000 a template may build"),
+        ("{{ 9**99999999 }}", "9 ** 99999999 has more than the 1,000 digits"),
+        ("{{ 10**5000 }}", "10 ** 5000 has more than the 1,000 digits"),
+    ]:
+        spec = one_body_spec(tmp_path, srv, template)
+        code, text = check(capsys, spec)
+        assert code == 2, text
+        assert message in text and "Traceback" not in text
+    assert echoed(srv) == []
+
+
+def test_blowups_from_variables_and_nested_ranges_stop_at_run_time(srv, capsys, tmp_path):
+    spec = write_spec(
+        tmp_path,
+        """
+        base_url: {base}
+        vars: {n: 1000000000, big: 100000}
+        steps:
+          - name: repeat
+            continue_on_failure: true
+            request: {method: POST, url: /echo, json: {x: "{{ 'a' * n }}"}}
+          - name: nested
+            request:
+              method: POST
+              url: /echo
+              data: "{% for i in range(big) %}{% for j in range(big) %}{% endfor %}{% endfor %}"
+        """,
+        base=srv.url,
+    )
+    result = run_cli(capsys, str(spec))
+    assert result.code == 2, result.text
+    assert "more than the 1,000,000 a template may build" in result.out
+    assert "a template may iterate 1,000,000 times in all" in result.out
+    assert "Traceback" not in result.text
+    assert echoed(srv) == []
+
+
+def test_values_that_are_not_json_give_one_line(srv, capsys, tmp_path):
+    result = run_cli(capsys, str(one_body_spec(tmp_path, srv, "{{ range(3) }}")))
+    assert result.code == 0, result.text
+    assert echoed(srv)[0].json() == {"x": [0, 1, 2]}
+    result = run_cli(capsys, str(one_body_spec(tmp_path, srv, "{{ env }}")))
+    assert result.code == 2, result.text
+    assert "'env' is not a value: read one variable, env.NAME" in result.out
+    assert "Traceback" not in result.text
+    assert len(echoed(srv)) == 1
