@@ -413,6 +413,9 @@ class ResponseReader:
 class _Missing(Exception):
     """Jinja's UndefinedError, with the object a lookup failed on and the name looked up."""
 
+    container: Any
+    name: Any
+
 
 _NO_CONTAINER = object()
 
