@@ -50,6 +50,17 @@ class Headers:
         return dict(self._table())
 
 
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """One redirect on the way to the final response: its status, where it was, where it
+    pointed, and what apirun left out of the next request (nothing on the same origin)."""
+
+    status: int
+    url: str
+    location: str
+    dropped: str = ""  # "" or why the next request went without the spec's headers/body
+
+
 class BodyNotJSON(ValueError):
     """The response body was asked for as JSON and is not."""
 
@@ -75,7 +86,7 @@ class Response:
     elapsed_ms: float
     encoding: str | None = None
     cookies: dict[str, str] = field(default_factory=dict)
-    history: tuple[int, ...] = ()
+    history: tuple[Hop, ...] = ()  # the redirects followed, in order
     size: int = -1  # the body's length in bytes, kept when the body is discarded
     _text: str | None = None
     _json: Any = _NOT_PARSED

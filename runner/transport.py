@@ -13,20 +13,24 @@ import http.client
 import os
 import re
 import time
-import warnings
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests import exceptions as rx
+from requests.adapters import HTTPAdapter
+from requests.cookies import extract_cookies_to_jar
 from requests.structures import CaseInsensitiveDict
-from requests.utils import get_environ_proxies, get_netrc_auth
-from urllib3.exceptions import InsecureRequestWarning, ReadTimeoutError
+from requests.utils import get_environ_proxies, get_netrc_auth, requote_uri, rewind_body
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ReadTimeoutError
 
+from .deadline import Deadline, watch_connection
 from .errors import TransportError
-from .messages import Headers, HttpRequest, Response, SentRequest
+from .messages import Headers, Hop, HttpRequest, Response, SentRequest
 from .model import DEFAULT_MAX_BODY_MB, ClientCert
 
 _CHARSET = re.compile(r"charset\s*=\s*\"?([\w.:-]+)", re.IGNORECASE)
@@ -34,6 +38,78 @@ _ERRNO_REASON = re.compile(r"\[Errno -?\d+\] ([^'\")]+)")
 USER_AGENT = "apirun"
 _READ_CHUNK = 64 * 1024
 MIB = 1024 * 1024
+MAX_REDIRECTS = 30
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# What a redirect that turns the request into a GET leaves out with the body.
+_BODY_HEADERS = ("Content-Length", "Content-Type", "Transfer-Encoding")
+
+
+# -- connections that answer to the request's deadline -----------------------------------------
+
+
+class _WatchedHTTPConnection(HTTPConnection):
+    def connect(self) -> None:
+        watch_connection(self)
+        super().connect()
+
+    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+        self.watched_sock = self.sock  # "Connection: close" drops .sock, not the body's
+        return super().getresponse(*args, **kwargs)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        watch_connection(self)  # a kept-alive connection does not connect again
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPSConnection(HTTPSConnection):
+    def connect(self) -> None:
+        watch_connection(self)
+        super().connect()
+
+    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+        self.watched_sock = self.sock  # "Connection: close" drops .sock, not the body's
+        return super().getresponse(*args, **kwargs)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        watch_connection(self)
+        super().request(*args, **kwargs)
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+class _UnverifiedHTTPSPool(_HTTPSPool):
+    """For a spec that says ``verify: false``: no InsecureRequestWarning on each request.
+
+    The warning is silenced here, for the pools of that spec's session only, rather than by
+    a process-wide warnings filter that would hide it from every other spec and from a
+    pytest session too."""
+
+    def _validate_conn(self, conn: Any) -> None:
+        HTTPConnectionPool._validate_conn(self, conn)
+        if conn.is_closed:
+            conn.connect()
+
+
+class _Adapter(HTTPAdapter):
+    def __init__(self, verified: bool):
+        https = _HTTPSPool if verified else _UnverifiedHTTPSPool
+        self._pools = {"http": _HTTPPool, "https": https}
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = self._pools
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = self._pools
+        return manager
 
 
 class Transport:
@@ -43,6 +119,10 @@ class Transport:
     environment on every request (Session.merge_environment_settings), which is a large
     share of its per-request cost. We turn that off (trust_env = False) and resolve the same
     settings ourselves, once per session and origin, with the same meaning.
+
+    Redirects are followed here, not by requests, because its rule for them is too lax for
+    credentials: it drops only Authorization and Cookie on the way to another host, and
+    re-sends every other header (X-Auth-Token…) and, with 307/308, the body.
     """
 
     def __init__(
@@ -63,10 +143,9 @@ class Transport:
             verify = (
                 os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
             )
-        elif verify is False:
-            # The spec asked for it in so many words: urllib3's warning on every unverified
-            # request would only repeat that in the middle of the report.
-            warnings.filterwarnings("ignore", category=InsecureRequestWarning)
+        self._adapter = _Adapter(verified=verify is not False)
+        self._session.mount("http://", self._adapter)
+        self._session.mount("https://", self._adapter)
         self._session.verify = verify
         self._origins: dict[tuple[str, str], tuple[dict[str, str], Any]] = {}
 
@@ -91,26 +170,24 @@ class Transport:
 
     def send(self, request: HttpRequest) -> tuple[SentRequest, Response]:
         started = time.perf_counter()
+        deadline = Deadline(request.timeout)
         try:
-            proxies, netrc_auth = self._origin_settings(request.url)
-            auth = None
-            if netrc_auth and not any(k.lower() == "authorization" for k in request.headers):
-                auth = netrc_auth  # unlike requests, never over the spec's own header
-            with contextlib.ExitStack() as files:  # a file body streams; closed after sending
-                prepared = self._prepare(request, auth, files)
-                raw = self._session.send(
-                    prepared,
-                    timeout=request.timeout,
-                    allow_redirects=request.follow_redirects,
-                    proxies=proxies,
-                    verify=self._session.verify,
-                    cert=_cert(request.cert or self._cert),
-                    stream=True,
-                )
-            content = self._read_body(raw, request.url)  # here, so a broken body fails here
+            with deadline, contextlib.ExitStack() as files:  # a file body streams
+                first = self._prepare(request, self._netrc(request.url, request.headers), files)
+                raw, hops, cookies = self._follow(request, first)
+                deadline.in_body = True
+                content = self._read_body(raw, raw.url)  # here, so a broken body fails here
+        except TransportError:
+            if deadline.fired:
+                raise TransportError(_whole_timeout(request, deadline)) from None
+            raise
         except rx.RequestException as exc:
+            if deadline.fired:
+                raise TransportError(_whole_timeout(request, deadline)) from None
             raise TransportError(_describe_safely(exc, request)) from None
         except OSError as exc:  # a CA bundle that cannot be read (REQUESTS_CA_BUNDLE, …)
+            if deadline.fired:
+                raise TransportError(_whole_timeout(request, deadline)) from None
             raise TransportError(f"request to {request.url} failed: {exc}") from None
         except UnicodeEncodeError as exc:  # http.client sends header values as Latin-1
             raise TransportError(
@@ -119,8 +196,107 @@ class Transport:
             ) from None
         except ValueError as exc:
             raise TransportError(f"cannot send the request to {request.url}: {exc}") from None
+        if deadline.fired:  # the socket was shut under a body read to its end: cut short
+            raise TransportError(_whole_timeout(request, deadline))
         elapsed_ms = (time.perf_counter() - started) * 1000.0
-        return _sent(raw, request.file), _response(raw, content, elapsed_ms)
+        return _as_sent(first, request.file), _response(raw, content, elapsed_ms, hops, cookies)
+
+    def _netrc(self, url: str, headers: Any) -> Any:
+        """.netrc credentials for the URL's host, unless the request has its own."""
+        netrc_auth = self._origin_settings(url)[1]
+        if netrc_auth and not any(k.lower() == "authorization" for k in headers):
+            return netrc_auth  # unlike requests, never over the spec's own header
+        return None
+
+    def _send_one(
+        self, prepared: requests.PreparedRequest, request: HttpRequest
+    ) -> requests.Response:
+        """One exchange, no redirects (what Session.send does, minus its redirect machinery,
+        which reads a 3xx body without a limit)."""
+        url = prepared.url or ""
+        raw = self._session.get_adapter(url).send(
+            prepared,
+            stream=True,
+            timeout=request.timeout,
+            verify=self._session.verify,
+            cert=_cert(request.cert or self._cert),
+            proxies=self._origin_settings(url)[0],
+        )
+        extract_cookies_to_jar(self._session.cookies, prepared, raw.raw)
+        return raw
+
+    def _follow(
+        self, request: HttpRequest, prepared: requests.PreparedRequest
+    ) -> tuple[requests.Response, tuple[Hop, ...], dict[str, str]]:
+        """Send, and follow redirects when asked: the final response, the hops to it and the
+        cookies they set."""
+        raw = self._send_one(prepared, request)
+        hops: list[Hop] = []
+        cookies: dict[str, str] = {}
+        while request.follow_redirects and raw.is_redirect:
+            location = self._session.get_redirect_target(raw) or ""
+            target = _redirect_url(prepared.url or "", location)
+            if len(hops) >= MAX_REDIRECTS:
+                raw.close()
+                raise TransportError(
+                    f"too many redirects from {request.url} (more than {MAX_REDIRECTS})"
+                )
+            following, dropped = self._redirected(request, prepared, raw.status_code, target)
+            hops.append(Hop(raw.status_code, prepared.url or "", location, dropped))
+            if following is None:  # not followed: the step sees the 3xx itself
+                break
+            self._read_body(raw, prepared.url or "")  # frees the connection for the next hop
+            if "set-cookie" in raw.headers:
+                cookies.update(raw.cookies.get_dict())
+            prepared = following
+            raw = self._send_one(prepared, request)
+        return raw, tuple(hops), cookies
+
+    def _redirected(
+        self, request: HttpRequest, previous: requests.PreparedRequest, status: int, target: str
+    ) -> tuple[requests.PreparedRequest | None, str]:
+        """The request a redirect asks for, and what was left out of it.
+
+        Same origin (scheme, host, port): the same request, with the method and body
+        changes HTTP asks for (303, and 301/302 after a POST, become a GET without a body).
+        Another origin: apirun's own headers only — no header the spec set, no credential,
+        no cookie, no body; a 307/308 there, which would have to re-send the body, is not
+        followed.
+        """
+        method = previous.method or "GET"
+        if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
+            method = "GET"
+        keeps_body = status in (307, 308)
+        if _origin(previous.url or "") == _origin(target):
+            following = previous.copy()
+            following.prepare_url(target, None)
+            following.method = method
+            headers = following.headers
+            if not keeps_body:
+                following.body = None
+                for name in _BODY_HEADERS:
+                    headers.pop(name, None)
+            elif getattr(following, "_body_position", None) is not None:
+                rewind_body(following)  # a file body, streamed once already
+            if not any(k.lower() == "cookie" for k in request.headers):
+                headers.pop("Cookie", None)  # the jar again: the 3xx may have set one
+                following.prepare_cookies(self._session.cookies)
+            return following, ""
+        if keeps_body and previous.body:
+            return None, (
+                f"not followed: a {status} to another origin would re-send the request body"
+            )
+        following = requests.PreparedRequest()
+        following.prepare(
+            method=method,
+            url=target,
+            headers=CaseInsensitiveDict(self._session.headers),
+            auth=self._netrc(target, {}),
+            hooks=self._session.hooks,
+        )
+        return following, (
+            "to another origin: sent without the spec's headers, credentials, cookies or body"
+        )
 
     def _prepare(
         self, request: HttpRequest, auth: Any, files: contextlib.ExitStack
@@ -183,6 +359,40 @@ class Transport:
         return b"".join(chunks)
 
 
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme)
+
+
+def _redirect_url(current: str, location: str) -> str:
+    """Where a Location points, as requests resolves it (relative, //host, fragments)."""
+    if location.startswith("//"):
+        location = f"{urlsplit(current).scheme}:{location}"
+    target = location if urlsplit(location).netloc else urljoin(current, requote_uri(location))
+    if not urlsplit(target).fragment and urlsplit(current).fragment:
+        target += "#" + urlsplit(current).fragment
+    return requote_uri(target)
+
+
+def _whole_timeout(request: HttpRequest, deadline: Deadline) -> str:
+    if not deadline.in_body:
+        return f"timed out: no response within {request.timeout:g} s from {request.url}"
+    return _body_timeout(request)
+
+
+def _body_timeout(request: HttpRequest) -> str:
+    """A body that stalls and one that trickles are the same failure: one message."""
+    return (
+        f"timed out: the response body from {request.url} was not complete within "
+        f"{request.timeout:g} s"
+    )
+
+
 def _mib(size: int) -> str:
     return f"{size / MIB:.3g} MiB"
 
@@ -197,10 +407,6 @@ def _cert(cert: ClientCert | None) -> str | tuple[str, str] | None:
     if cert is None:
         return None
     return cert.cert if cert.key is None else (cert.cert, cert.key)
-
-
-def _sent(raw: requests.Response, body_file: str | None = None) -> SentRequest:
-    return _as_sent(raw.history[0].request if raw.history else raw.request, body_file)
 
 
 def _as_sent(first: requests.PreparedRequest, body_file: str | None = None) -> SentRequest:
@@ -218,13 +424,17 @@ def _as_sent(first: requests.PreparedRequest, body_file: str | None = None) -> S
     )
 
 
-def _response(raw: requests.Response, content: bytes, elapsed_ms: float) -> Response:
+def _response(
+    raw: requests.Response,
+    content: bytes,
+    elapsed_ms: float,
+    hops: tuple[Hop, ...],
+    cookies: dict[str, str],
+) -> Response:
     header_source = getattr(raw.raw, "headers", None) or raw.headers
     headers = Headers([(str(k), str(v)) for k, v in header_source.items()])
-    cookies: dict[str, str] = {}
-    for response in (*raw.history, raw):
-        if "set-cookie" in response.headers:  # get_dict() is not free; most answers set none
-            cookies.update(response.cookies.get_dict())
+    if "set-cookie" in raw.headers:  # get_dict() is not free; most answers set none
+        cookies = {**cookies, **raw.cookies.get_dict()}
     return Response(
         status=raw.status_code,
         reason=raw.reason or "",
@@ -234,7 +444,7 @@ def _response(raw: requests.Response, content: bytes, elapsed_ms: float) -> Resp
         elapsed_ms=elapsed_ms,
         encoding=_encoding(headers.get("content-type")),
         cookies=cookies,
-        history=tuple(r.status_code for r in raw.history),
+        history=hops,
     )
 
 
@@ -309,11 +519,9 @@ def _describe(exc: rx.RequestException, request: HttpRequest) -> str:
     if isinstance(exc, rx.ReadTimeout | rx.Timeout):
         return f"timed out: no response within {request.timeout:g} s from {url}"
     if _cause(exc, ReadTimeoutError):  # requests calls it a ConnectionError once the body began
-        return f"timed out: the response body from {url} stalled for {request.timeout:g} s"
+        return _body_timeout(request)
     if isinstance(exc, rx.SSLError):
         return f"TLS error with {url}: {_reason(exc)}"
-    if isinstance(exc, rx.TooManyRedirects):
-        return f"too many redirects from {url} (more than {requests.models.DEFAULT_REDIRECT_LIMIT})"
     if isinstance(exc, rx.ContentDecodingError):
         inner = _causes(exc)[-1]
         return f"cannot decode the compressed response body from {url}: {inner}"

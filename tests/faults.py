@@ -157,6 +157,27 @@ class FaultServer:
         if chunked:
             connection.sendall(b"0\r\n\r\n")
 
+    def _trickle(self, connection: socket.socket, query: dict) -> None:
+        """A 20-byte body, one byte every 0.25 s (5 s in all): no single read ever waits long,
+        and only a timeout over the whole response stops it early."""
+        connection.sendall(_head(200, "text/plain", length=20))
+        for _ in range(20):
+            time.sleep(0.25)
+            connection.sendall(b"x")
+
+    def _trickle_head(self, connection: socket.socket, query: dict) -> None:
+        """The status line and headers, one byte every 0.1 s (about 5 s in all)."""
+        head = _head(200, "text/plain", length=2)[:48]
+        for byte in head:
+            time.sleep(0.1)
+            connection.sendall(bytes([byte]))
+
+    def _redirect(self, connection: socket.socket, query: dict) -> None:
+        """?to=URL&code=N: a redirect anywhere (the FakeKeystone's keeps to its own origin)."""
+        code = int(query.get("code", ["302"])[0])
+        target = query.get("to", ["/ok"])[0]
+        _respond(connection, code, b"", "text/plain", [f"Location: {target}"])
+
     BEHAVIOURS: dict[str, Callable[[FaultServer, socket.socket, dict], None]] = {
         "/ok": _ok,
         "/close-before-response": _close_before_response,
@@ -171,6 +192,9 @@ class FaultServer:
         "/gzip-garbage": _gzip_garbage,
         "/redirect-loop": _redirect_loop,
         "/huge": _huge,
+        "/trickle": _trickle,
+        "/trickle-head": _trickle_head,
+        "/redirect": _redirect,
     }
 
 

@@ -1297,8 +1297,12 @@ class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
                 conn.shutdown(socket.SHUT_RDWR)
 
 
-def _make_httpd(app: Callable[..., Any], port: int = 0) -> _ThreadingWSGIServer:
-    httpd = _ThreadingWSGIServer((LOOPBACK, port), _RequestHandler)
+def _make_httpd(
+    app: Callable[..., Any], port: int = 0, host: str = LOOPBACK
+) -> _ThreadingWSGIServer:
+    if not host.startswith("127."):
+        raise ValueError(f"the test server binds loopback addresses only, not {host}")
+    httpd = _ThreadingWSGIServer((host, port), _RequestHandler)
     httpd.set_app(app)
     return httpd
 
@@ -1311,11 +1315,11 @@ class ServerThread(threading.Thread):
     Usable as a context manager (starts on enter if needed, stops on exit).
     """
 
-    def __init__(self, app: Callable[..., Any], port: int = 0):
+    def __init__(self, app: Callable[..., Any], port: int = 0, host: str = LOOPBACK):
         super().__init__(name="apirun-test-server", daemon=True)
         self.app = app
-        self.httpd = _make_httpd(app, port)
-        self.host: str = LOOPBACK
+        self.httpd = _make_httpd(app, port, host)
+        self.host: str = host
         self.port: int = self.httpd.server_address[1]
         self.url = f"http://{self.host}:{self.port}"
         self._stopped = False
@@ -1346,9 +1350,12 @@ class ServerThread(threading.Thread):
         return f"<ServerThread {self.url}>"
 
 
-def start_server(app: Callable[..., Any] | None = None, port: int = 0) -> ServerThread:
-    """Start serving ``app`` (default: a new FakeKeystone) on 127.0.0.1."""
-    server = ServerThread(app if app is not None else FakeKeystone(), port=port)
+def start_server(
+    app: Callable[..., Any] | None = None, port: int = 0, host: str = LOOPBACK
+) -> ServerThread:
+    """Start serving ``app`` (default: a new FakeKeystone) on 127.0.0.1 (or another
+    loopback address: a second origin for the redirect tests)."""
+    server = ServerThread(app if app is not None else FakeKeystone(), port=port, host=host)
     server.start()
     return server
 

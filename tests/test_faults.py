@@ -99,7 +99,7 @@ FAULTS = [
      r"the connection broke while reading the response body from {url}: "
      r"it ended after 11 bytes, 99989 more were announced"),
     ("timeout-mid-body", "/stall-mid-body?seconds=3", "  timeout: 0.3", "", "ERROR",
-     r"timed out: the response body from {url} stalled for 0.3 s"),
+     r"timed out: the response body from {url} was not complete within 0.3 s"),
     ("truncated-json", "/truncated-json", "expect: {jsonpath: {$.users: {exists: true}}}", "",
      "FAIL", r"- jsonpath \$.users exists: the response body is not JSON \(application/json\): "
      r"Unterminated string .*"),

@@ -167,6 +167,8 @@ def format_step(
     if step.request is not None:
         parts.append(f"{step.request.method} {step.request.url}")
     if step.response is not None:
+        if step.response.history:
+            parts.append(f"→ {step.response.url}")
         parts.append(str(step.response.status))
     if step.outcome is Outcome.SKIPPED:
         parts.append(style.dim(f"(skipped: {step.skip_reason})"))
@@ -204,6 +206,7 @@ def format_step(
     if (failed or verbose) and step.request is not None:
         lines += _request_lines(step.request, style, indent, hidden, verbose, verify)
     if (failed or verbose) and step.response is not None:
+        lines += _hop_lines(step.response, style, indent, verbose)
         lines += _response_lines(step.response, style, indent, hidden, verbose)
     return "\n".join(mask(line, hidden or ()) for line in lines)
 
@@ -246,6 +249,19 @@ def _curl_line(request: SentRequest, verify: bool | str, secrets: tuple[str, ...
     if body_file:
         line += f"  # BODY: the {len(request.body or b'')} bytes above (--curl FILE writes them)"
     return line
+
+
+def _hop_lines(response: Response, style: Style, indent: str, verbose: bool) -> list[str]:
+    """Each redirect on the way: its status and Location (-v), and always what a redirect to
+    another origin left out."""
+    out = []
+    for hop in response.history:
+        if verbose:
+            out.append(indent + style.dim("redirect: ") + f"{hop.status} {hop.url}")
+            out.append(indent + f"  Location: {hop.location}")
+        if hop.dropped:
+            out.append(indent + ("  " if verbose else "") + style.dim(f"redirect {hop.dropped}"))
+    return out
 
 
 def _response_lines(
