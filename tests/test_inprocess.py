@@ -62,7 +62,7 @@ def _observed(spec_path: Path, options: RunOptions) -> list[tuple]:
                 body,
                 headers,
                 response.cookies,
-                response.history,
+                tuple((hop.status, hop.location) for hop in response.history),
             )
         seen.append(row)
     return seen
