@@ -458,8 +458,11 @@ def _checks() -> Schema:
             ]
         },
         "checks": {
+            # A list here is always a list of checks (never a literal to compare with), so
+            # the loader and the schema agree that `body: []` checks nothing.
             "anyOf": [
-                {"$ref": "#/definitions/check"},
+                {"type": ["string", "number", "boolean", "null"]},
+                {"$ref": "#/definitions/someOperators"},
                 {"type": "array", "minItems": 1, "items": {"$ref": "#/definitions/someOperators"}},
             ],
             "errorMessage": "a check is a value, operators, or a list of operator mappings",
