@@ -12,6 +12,18 @@ import re
 
 import pytest
 from helpers import run_cli, write_spec
+from server import FakeKeystone, start_server
+
+
+@pytest.fixture
+def own_srv():
+    """A server of this test's own: requests that other tests left running on the session
+    server (a cut /slow call is still being answered) would count as in flight here."""
+    running = start_server(FakeKeystone())
+    try:
+        yield running
+    finally:
+        running.stop()
 
 
 def files(srv, tmp_path, seconds=(0.4, 0.3, 0.2, 0.1)):
@@ -57,7 +69,8 @@ def without_timings(text: str) -> str:
     return re.sub(r"\d+ ms|\d+\.\d+ s\)", "#", text)
 
 
-def test_jobs_run_files_at_once_with_the_same_results_and_output(srv, capsys, tmp_path):
+def test_jobs_run_files_at_once_with_the_same_results_and_output(own_srv, capsys, tmp_path):
+    srv = own_srv
     paths = files(srv, tmp_path)
 
     serial = run_cli(capsys, "--report-json", str(tmp_path / "serial.json"), *paths)
