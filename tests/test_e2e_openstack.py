@@ -53,3 +53,13 @@ def test_glance_upload_example_checks_the_bytes_and_leaves_no_image(cloud, local
     left = cloud.get(f"{glance}/v2/images", params={"name": name}).json()["images"]
     assert left == [], left
     assert not FERNET.search(run.out + run.err)
+
+
+@pytest.mark.parametrize("spec", sorted(p.name for p in SPECS.glob("*.yaml")))
+def test_every_openstack_example_passes_against_the_stack(cloud, local_cloud, spec):
+    """Each spec of specs/openstack/ runs green on the local stack (an empty cloud too:
+    a wildcard capture over an empty list is not a failure)."""
+    run = apirun("--os-cloud", "local", str(SPECS / spec), env=local_cloud)
+
+    run.assert_all_passed()
+    assert not FERNET.search(run.out + run.err)
