@@ -63,3 +63,29 @@ def test_every_openstack_example_passes_against_the_stack(cloud, local_cloud, sp
 
     run.assert_all_passed()
     assert not FERNET.search(run.out + run.err)
+
+
+def test_neutron_example_creates_and_deletes_everything(cloud, local_cloud):
+    neutron = require_service(cloud, "network")
+    prefix = unique()
+
+    run = apirun(
+        "--os-cloud",
+        "local",
+        "--var",
+        f"prefix={prefix}",
+        str(SPECS / "network-crud.yaml"),
+        env=local_cloud,
+    )
+
+    steps = run.assert_all_passed()
+    assert steps["create a provider network"] == steps["allow ssh in"] == "PASS"
+    for kind, name in [
+        ("networks", f"{prefix}-net"),
+        ("subnets", f"{prefix}-subnet"),
+        ("ports", f"{prefix}-port"),
+        ("security-groups", f"{prefix}-sg"),
+    ]:
+        left = cloud.get(f"{neutron}/v2.0/{kind}", params={"name": name}).json()
+        assert left[kind.replace("-", "_")] == [], (kind, left)
+    assert not FERNET.search(run.out + run.err)
