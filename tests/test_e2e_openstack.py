@@ -89,3 +89,26 @@ def test_neutron_example_creates_and_deletes_everything(cloud, local_cloud):
         left = cloud.get(f"{neutron}/v2.0/{kind}", params={"name": name}).json()
         assert left[kind.replace("-", "_")] == [], (kind, left)
     assert not FERNET.search(run.out + run.err)
+
+
+def test_nova_example_boots_stops_and_deletes_a_server_and_leaves_nothing(cloud, local_cloud):
+    nova = require_service(cloud, "compute")
+    glance = require_service(cloud, "image")
+    prefix = unique()
+
+    run = apirun(
+        "--os-cloud",
+        "local",
+        "--var",
+        f"prefix={prefix}",
+        str(SPECS / "compute-boot.yaml"),
+        env=local_cloud,
+    )
+
+    steps = run.assert_all_passed()
+    assert steps["wait until ACTIVE"] == steps["wait until gone"] == "PASS"
+    servers = cloud.get(f"{nova}/servers", params={"name": f"{prefix}-server"}).json()
+    assert servers["servers"] == [], servers
+    images = cloud.get(f"{glance}/v2/images", params={"name": f"{prefix}-image"}).json()
+    assert images["images"] == [], images
+    assert not FERNET.search(run.out + run.err)
