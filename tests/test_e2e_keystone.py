@@ -14,16 +14,15 @@ state itself, through its API with its own admin token.
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
 from helpers import apirun_command
+from openstack_cloud import Run
 
 e2e = pytest.mark.e2e  # every test that needs a Keystone; the `check` tests at the end do not
 
@@ -34,37 +33,6 @@ CATALOG_SPEC = SPECS / "openstack" / "keystone-catalog.yaml"
 
 # The demo account that scripts/keystone/up.sh (and ../shared/keystone) provision.
 DEMO_LOGIN = {"domain": "demo", "project": "admin", "username": "admin", "password": "000000"}
-
-_STEP_LINE = re.compile(r"^\s+(PASS|FAIL|ERROR|SKIP)\s+(.+?)(?:\s{2,}|$)")
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def text(self) -> str:
-        return f"exit {self.code}\n--- stdout\n{self.out}--- stderr\n{self.err}"
-
-    def steps(self) -> dict[str, str]:
-        """Step name → mark (PASS, FAIL, ERROR, SKIP), from the report lines."""
-        found: dict[str, str] = {}
-        for line in self.out.splitlines():
-            match = _STEP_LINE.match(line)
-            if match:
-                found[match.group(2).rstrip()] = match.group(1)
-        return found
-
-    def line(self, step: str) -> str:
-        lines = [
-            line
-            for line in self.out.splitlines()
-            if (m := _STEP_LINE.match(line)) and m.group(2).rstrip() == step
-        ]
-        assert len(lines) == 1, f"expected one report line for step {step!r}\n{self.text}"
-        return lines[0]
 
 
 def apirun(keystone_url: str, *args: str) -> Run:
