@@ -48,6 +48,8 @@ _BODY_HEADERS = ("Content-Length", "Content-Type", "Transfer-Encoding")
 
 
 class _WatchedHTTPConnection(HTTPConnection):
+    """A connection whose socket the deadline watchdog can shut (runner/deadline.py)."""
+
     def connect(self) -> None:
         watch_connection(self)
         super().connect()
@@ -61,18 +63,8 @@ class _WatchedHTTPConnection(HTTPConnection):
         super().request(*args, **kwargs)
 
 
-class _WatchedHTTPSConnection(HTTPSConnection):
-    def connect(self) -> None:
-        watch_connection(self)
-        super().connect()
-
-    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
-        self.watched_sock = self.sock  # "Connection: close" drops .sock, not the body's
-        return super().getresponse(*args, **kwargs)
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        watch_connection(self)
-        super().request(*args, **kwargs)
+class _WatchedHTTPSConnection(_WatchedHTTPConnection, HTTPSConnection):
+    """The same watch over TLS: the methods above run first, then HTTPSConnection's."""
 
 
 class _HTTPPool(HTTPConnectionPool):
