@@ -35,7 +35,8 @@ steps:
       status: 200
       jsonpath:
         $.token.user.name: "{{ user }}"
-        $.token.methods[0]: "{{ method }}"
+        # Keystone keeps the methods of a rescoped token as a set: order varies.
+        $.token.methods: {contains: "{{ method }}"}
   - name: the scope
     request:
       url: "{{ os.identity_url }}/auth/tokens"
