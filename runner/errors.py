@@ -6,8 +6,12 @@ Failed expectations are data (see results.py); only problems that stop a step or
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .source import Source
+
+if TYPE_CHECKING:
+    from .model import Spec
 
 
 class ApirunError(Exception):
@@ -24,6 +28,15 @@ class Diagnostic:
     hint: str | None = None
 
 
+@dataclass(frozen=True)
+class Partial:
+    """The part of a broken file the loader could still build: the static check runs on it
+    so that every problem of the file is reported in one round."""
+
+    spec: Spec
+    unsure: frozenset[str]  # names a broken step or capture might define
+
+
 class SpecError(ApirunError):
     """The spec file cannot be run as written. Carries every problem found in the file."""
 
@@ -32,10 +45,12 @@ class SpecError(ApirunError):
         diagnostics: list[Diagnostic],
         lines: tuple[str, ...] = (),
         sources: dict[str, tuple[str, ...]] | None = None,
+        partial: Partial | None = None,
     ):
         self.diagnostics = diagnostics
         self.lines = lines  # the file's text, so the report can quote the line
         self.sources = sources or {}  # other files' texts (included files), by path
+        self.partial = partial  # what the loader could build despite the problems
         super().__init__("\n".join(f"{d.source}: {d.message}" for d in diagnostics))
 
     def lines_of(self, file: str) -> tuple[str, ...]:

@@ -210,7 +210,36 @@ def load_checked(path: str | Path, given: Iterable[str]) -> Spec:
     """One file loaded and statically checked (load → check): SpecError with its problems."""
     from .loader import load_file
 
-    return checked(load_file(path), given)
+    try:
+        spec = load_file(path)
+    except SpecError as exc:
+        raise completed(exc, given) from None
+    return checked(spec, given)
+
+
+def completed(error: SpecError, given: Iterable[str]) -> SpecError:
+    """A file's load problems together with the static check's problems of what the loader
+    could still build, in line order: every problem of the file in one round. Only what a
+    load problem makes meaningless stays hidden (the uses of a name a broken step defines)."""
+    from .checker import check_spec
+
+    partial = error.partial
+    if partial is None:
+        return error
+    seen = {diagnostic.source for diagnostic in error.diagnostics}
+    extra = [
+        problem
+        for problem in check_spec(partial.spec, {*given, *partial.unsure})
+        if problem.source not in seen
+    ]
+    if not extra:
+        return error
+    path = partial.spec.path
+    diagnostics = sorted(
+        [*error.diagnostics, *extra],
+        key=lambda d: (d.source.file != path, d.source.file, d.source.line, d.source.column),
+    )
+    return SpecError(diagnostics, error.lines, error.sources)
 
 
 def checked(spec: Spec, given: Iterable[str]) -> Spec:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import templating
-from .errors import Diagnostic, SpecError, TemplateError
+from .errors import Diagnostic, Partial, SpecError, TemplateError
 from .model import (
     DEFAULT_MAX_BODY_MB,
     Capture,
@@ -137,7 +137,13 @@ def _load_text(text: str, path: str) -> Spec:
         diagnostics = builder.diagnostics or [
             Diagnostic("this file is not a spec (see docs/format.md)", Source(path, 1))
         ]
-        raise SpecError(diagnostics, tuple(text.splitlines()), builder.sources)
+        # What could still be built goes with the error, so that the static check reports
+        # its problems in the same round (inputs.completed); not when a broken include hides
+        # which names the file defines.
+        partial = (
+            None if spec is None or builder.opaque else Partial(spec, frozenset(builder.unsure))
+        )
+        raise SpecError(diagnostics, tuple(text.splitlines()), builder.sources, partial)
     return spec
 
 
@@ -176,6 +182,10 @@ class _Builder:
         self.sources = {} if sources is None else sources  # texts of included files
         self.diagnostics: list[Diagnostic] = []
         self.step: str | None = None
+        # Names a broken step or capture might have defined: the static check of a file that
+        # has load errors takes them as defined rather than report them as undefined.
+        self.unsure: set[str] = set()
+        self.opaque = False  # a broken include: what it defines is unknown
 
     # -- positions and errors -------------------------------------------------------------
 
@@ -594,6 +604,10 @@ class _Builder:
                 built = self.step_body(item, label, at)
             if built is not None:
                 items.append(built)
+            elif "include" in item:
+                self.opaque = True
+            elif isinstance(item.get("capture"), dict):
+                self.unsure.update(key for key in item["capture"] if isinstance(key, str))
         self.step = None
         return tuple(items)
 
@@ -993,6 +1007,8 @@ class _Builder:
             query = self.capture_query(spec, self.source(data, name, value=True))
             if named and query is not None:
                 result.append(Capture(name, query, at))
+            elif isinstance(name, str):
+                self.unsure.add(name)
         return result
 
     def capture_query(self, spec: Any, at: Source) -> Query | None:

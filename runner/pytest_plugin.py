@@ -134,10 +134,12 @@ class SpecFile(pytest.File):
 
     def collect(self) -> Iterator[pytest.Item]:
         from runner.errors import SpecError
-        from runner.inputs import checked, given_names
+        from runner.inputs import checked, completed, given_names
         from runner.loader import load_file
         from runner.report.console import Style, format_spec_error
 
+        settings = _settings(self.config, fail=False)
+        setup = None
         try:
             spec = load_file(shown_path(self.path, self.config))
         except SpecError as exc:
@@ -149,9 +151,10 @@ class SpecFile(pytest.File):
                     )
                 )
                 return
+            if isinstance(settings, _Settings):  # the check's problems in the same round
+                setup = _setup_spec(self.config, self.path, settings)
+                exc = completed(exc, given_names(settings.options.variables, setup))
             raise self.CollectError(format_spec_error(exc, Style(False))) from None
-        settings = _settings(self.config, fail=False)
-        setup = None
         if isinstance(settings, _Settings):  # else every item fails with the bad option
             setup = _setup_spec(self.config, self.path, settings)
             try:

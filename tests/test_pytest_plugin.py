@@ -205,6 +205,24 @@ def test_an_undefined_variable_in_step_2_sends_nothing_as_with_apirun(pytester, 
     assert command == 2  # the command refuses it the same way
 
 
+def test_a_broken_file_shows_its_shape_and_variable_problems_together(pytester, srv):
+    pytester.makefile(".yaml", values="greeting: hello\n")
+    steps = """
+- name: echo
+  request: {method: POST, url: "/echo?g={{ greeting }}", bogus: 1}
+- name: typo
+  request: {url: "/echo?x={{ greting }}"}
+"""
+    pytester.makefile(".yaml", test_vars=spec(srv, steps))
+    result = pytester.runpytest(*PLUGIN, "--apirun-vars-file", "values.yaml")
+    result.assert_outcomes(errors=1)
+    text = result.stdout.str()
+    assert "unknown key 'bogus'" in text  # the shape problem ...
+    assert "undefined variable 'greting'" in text  # ... and the variable, in one round
+    assert "'greeting'" not in text.replace("did you mean 'greeting'?", "")  # given: fine
+    assert srv.app.requests == []
+
+
 def test_the_variables_a_setup_captures_pass_the_check(pytester, srv):
     pytester.makefile(".yaml", login=spec(srv, LOGIN.split("- name: users")[0]))
     pytester.makefile(

@@ -1000,3 +1000,61 @@ def test_broken_yaml_through_the_real_command(srv, tmp_path, command):
     assert_points(result.err, path, 6, 6)
     assert result.out == ""
     assert srv.app.requests == []
+
+
+# -- every problem of a file in one round -------------------------------------------------------
+
+ROUNDS = """
+name: t
+base_url: "{base}"
+steps:
+  - name: login
+    request: {url: /echo, bogus: 1}
+    capture:
+      token: {header: X-Subject-Token}
+      other: {jsonpth: $.x}
+  - name: list
+    request:
+      url: /echo
+      headers: {X-Auth-Token: "{{ tokn }}", X-Other: "{{ other }}"}
+    expect:
+      jsonpath:
+        "$.users[": {equals: 1}
+  - name: broken request
+    request: {url: /echo, nope: 1}
+    capture: {lost: {header: X-A}}
+  - name: third
+    request: {url: "/echo/{{ undefined_thing }}/{{ lost }}"}
+    expect: {status: 200, frobnicate: 1}
+"""
+
+
+@pytest.mark.parametrize("command", [("check",), ()], ids=["check", "run"])
+def test_shape_template_variable_and_jsonpath_problems_come_in_one_round(
+    srv, tmp_path, capsys, command
+):
+    # Once three rounds of fix-and-rerun (5, 5, then 3 errors): the undefined variables were
+    # found only after every shape problem was fixed.
+    path = write_spec(tmp_path, ROUNDS, base=srv.url)
+    result = run_cli(capsys, *command, str(path))
+    assert result.code == 2, result.text
+    assert "Traceback" not in result.text
+    errors = [line for line in result.err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 7, result.err
+    for fragment, at in [
+        ("unknown key 'bogus'", "bogus"),
+        ("unknown capture kind 'jsonpth'", "jsonpth"),
+        ("undefined variable 'tokn'", "{{ tokn }}"),
+        ("invalid JSONPath", "$.users["),
+        ("unknown key 'nope'", "nope"),
+        ("undefined variable 'undefined_thing'", "undefined_thing"),
+        ("unknown key 'frobnicate'", "frobnicate"),
+    ]:
+        assert any(fragment in line for line in errors), (fragment, result.err)
+        assert_points(result.err, path, line_of(path, at))
+    # In line order, and what a broken capture or step would define is not blamed.
+    assert [e.split(" ")[1] for e in errors][2:4] == ["undefined", "invalid"], errors
+    assert "'other'" not in result.err and "'lost'" not in result.err
+    assert "did you mean 'token'" in result.err
+    assert "7 problems" in result.err
+    assert srv.app.requests == []
