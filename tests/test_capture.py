@@ -407,6 +407,49 @@ def test_a_capture_overrides_a_variable_of_the_same_name(srv, tmp_path, capsys):
     assert [r.query.get("n") for r in srv.app.requests] == [["99"], None, ["1"]]
 
 
+@pytest.mark.parametrize(
+    ("set_cookie", "why"),
+    [
+        pytest.param(
+            "sid=s3cr3tvalue; Domain=example.com; Path=/",
+            "its Domain=example.com does not match the host 127.0.0.1",
+            id="other-domain",
+        ),
+        pytest.param("sid=s3cr3tvalue; Max-Age=0", "Max-Age=0, which deletes it", id="max-age"),
+        pytest.param(
+            "sid=s3cr3tvalue; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+            "(in the past), which deletes it",
+            id="expired",
+        ),
+    ],
+)
+def test_a_cookie_the_jar_refused_says_why(srv, tmp_path, capsys, set_cookie, why):
+    # Once "no cookie 'sid' was set by the response", with the Set-Cookie right there.
+    path = write_spec(
+        tmp_path,
+        """
+        base_url: "{base}"
+        steps:
+          - name: login
+            request:
+              url: /headers
+              params: {Set-Cookie: "SET_COOKIE"}
+            capture:
+              sid: {cookie: sid}
+        """.replace("SET_COOKIE", set_cookie),
+        base=srv.url,
+    )
+    result = run_cli(capsys, str(path))
+    assert result.code == 1, result.text
+    assert srv.app.last.query["Set-Cookie"] == [set_cookie]  # the server did set it
+    assert "the response set cookie 'sid'" in result.out, result.out
+    assert why in result.out, result.out
+    assert "no cookie 'sid' was set" not in result.out
+    said = next(line for line in result.out.splitlines() if "set cookie 'sid'" in line)
+    assert "s3cr3tvalue" not in said  # a session cookie is a credential: no value shown
+    assert "Traceback" not in result.text
+
+
 # -- a capture that finds nothing ---------------------------------------------------------------
 
 

@@ -8,9 +8,12 @@ kind is adding one ``QueryKind`` here. Reading never raises: a body that is not 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from http.cookiejar import http2time
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from ..messages import BodyNotJSON, Response
 from .jsonpath import JSONPathError, compile_jsonpath
@@ -89,7 +92,43 @@ def _check_regex(text: str) -> str | None:
 
 
 def _cookie(name: str, response: Response) -> Any:
-    return response.cookies.get(name, MISSING)
+    value = response.cookies.get(name, MISSING)
+    if value is MISSING:
+        refused = _refused_cookie(name, response)
+        if refused is not None:
+            return Mismatch(refused)
+    return value
+
+
+def _refused_cookie(name: str, response: Response) -> str | None:
+    """Why a cookie the response did set is not in the jar (or None: it set none). The
+    value is not shown: a session cookie is a credential."""
+    for field, header in response.headers:
+        if field.lower() != "set-cookie" or header.partition("=")[0].strip() != name:
+            continue
+        attributes = {}
+        for part in header.split(";")[1:]:
+            key, _, value = part.partition("=")
+            attributes[key.strip().lower()] = value.strip()
+        said = f"the response set cookie '{name}'"
+        max_age = attributes.get("max-age", "")
+        if max_age.lstrip("-").isdigit() and int(max_age) <= 0:
+            return f"{said} with Max-Age={max_age}, which deletes it: there is no cookie to read"
+        expires = http2time(attributes["expires"]) if "expires" in attributes else None
+        if expires is not None and expires <= time.time():
+            return (
+                f"{said} with Expires={attributes['expires']} (in the past), which deletes it: "
+                "there is no cookie to read"
+            )
+        host = (urlsplit(response.url).hostname or "").lower()
+        domain = attributes.get("domain", "").lstrip(".").lower()
+        if domain and host != domain and not host.endswith("." + domain):
+            return (
+                f"{said} but the cookie jar refused it: its Domain={attributes['domain']} "
+                f"does not match the host {host} (a cookie for another site)"
+            )
+        return f"{said} but the cookie jar refused it (Python's cookie rules, RFC 2965/6265)"
+    return None
 
 
 def _body(_: Any, response: Response) -> Any:
