@@ -6,6 +6,7 @@ without the engine knowing how it is shown.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable, Mapping
 from contextlib import nullcontext
@@ -24,7 +25,7 @@ from .errors import (
     UndefinedVariableError,
 )
 from .interrupt import Interrupted
-from .masking import secrets_in_headers, secrets_in_variables
+from .masking import secrets_in_environment, secrets_in_headers, secrets_in_variables
 from .messages import BodyNotJSON, Headers, HttpRequest, Response, SentRequest
 from .model import (
     DEFAULT_TIMEOUT,
@@ -172,6 +173,8 @@ def _run_file(
     except TemplateError as exc:
         result.error = _spec_error_at(exc, spec)
         scope = None
+    # Any secret-looking environment variable, read by the spec or not: `env` reaches them all.
+    result.secrets |= secrets_in_environment(os.environ)
     if scope is not None:
         result.secrets |= secrets_in_variables(scope)
         verify = spec.defaults.verify

@@ -357,8 +357,9 @@ class SpecFailed(Exception):
         passed, skipped = file.count(Outcome.PASSED), file.count(Outcome.SKIPPED)
         failed_count = len(file.steps) - passed - skipped
         lines.append(f"{passed} passed, {failed_count} failed, {skipped} skipped")
-        text = mask("\n".join(lines), self.secrets)
-        return FailureReport(text, Crash(file.spec.path, line, mask(headline, self.secrets)))
+        own = file.own_text
+        text = mask("\n".join(lines), self.secrets, own)
+        return FailureReport(text, Crash(file.spec.path, line, mask(headline, self.secrets, own)))
 
 
 @dataclass

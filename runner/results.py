@@ -101,6 +101,12 @@ class FileResult:
         return self.error is None and not any(s.outcome in bad for s in self.steps)
 
     @property
+    def own_text(self) -> tuple[str, ...]:
+        """The spec's own words in the report (its path, name and step names): masking
+        leaves them as written, even where a short secret happens to match a word."""
+        return (self.spec.path, self.spec.name, *(step.name for step in self.steps))
+
+    @property
     def spec_errors(self) -> int:
         errors = [self.error] + [s.error for s in self.steps]
         return sum(1 for e in errors if e is not None and e.kind is ErrorKind.SPEC)

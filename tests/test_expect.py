@@ -664,11 +664,11 @@ REGISTRY_FAILURES = [
         ["did not match the response body"],
     ),
     (
-        "cookie",
+        "cookie",  # a cookie's value is a credential: masked like a token
         "/cookies/set?sid=abc",
         "cookies:\n  sid: xyz",
         "cookie sid",
-        ['expected "xyz", got "abc"'],
+        ['expected "xyz", got "***"'],
     ),
     (
         "cookie-missing",

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
-from ..masking import SECRET_HEADERS, is_secret_name
+from ..masking import is_secret_header, is_secret_name
 
 _NOT_NAME = re.compile(r"[^A-Za-z0-9_]+")
 
@@ -93,7 +93,7 @@ def finish(imported: Imported) -> Imported:
     for index, step in enumerate(imported.steps):
         headers = []
         for header, value in step.headers:
-            if header.lower() in SECRET_HEADERS and value and "{{" not in value:
+            if is_secret_header(header) and value and "{{" not in value:
                 scheme, _, credential = value.partition(" ")
                 if credential and scheme.lower() in ("bearer", "basic", "digest"):
                     name = variable_for(credential, f"{scheme.lower()}_token", index)

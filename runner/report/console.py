@@ -208,7 +208,8 @@ def format_step(
     if (failed or verbose) and step.response is not None:
         lines += _hop_lines(step.response, style, indent, verbose)
         lines += _response_lines(step.response, style, indent, hidden, verbose)
-    return "\n".join(mask(line, hidden or ()) for line in lines)
+    own = (spec.path, spec.name, step.name)  # the spec's words, left as written
+    return "\n".join(mask(line, hidden or (), own) for line in lines)
 
 
 def _headers(headers: Headers, secrets: tuple[str, ...] | None) -> list[str]:

@@ -79,7 +79,7 @@ def html_report(run: RunResult, secrets: Iterable[str] = ()) -> bytes:
     ]
     body += [_file(file, n, hidden | file.secrets) for n, file in enumerate(run.files)]
     if run.not_run:
-        names = ", ".join(escape(mask(spec.path, hidden)) for spec in run.not_run)
+        names = ", ".join(escape(spec.path) for spec in run.not_run)
         body.append(f'<p class="dim">Not run after a failure (--fail-fast): {names}</p>')
     body.append(f'<p class="dim">apirun {escape(__version__)}</p></main></body></html>')
     return ("\n".join(body) + "\n").encode("utf-8")
@@ -112,7 +112,7 @@ def _chart(run: RunResult, hidden: set[str]) -> str:
         start = 0.0
         for step in file.steps:
             label = f"{_short(file.spec.path)} › {step.name}"
-            rows.append((mask(label, hidden | file.secrets), start, step.duration_ms, step.outcome))
+            rows.append((label, start, step.duration_ms, step.outcome))
             start += step.duration_ms
     if not rows:
         return ""
@@ -149,9 +149,9 @@ def _short(path: str) -> str:
 def _file(file: FileResult, number: int, hidden: set[str]) -> str:
     spec = file.spec
     verdict = "passed" if file.passed else "failed"
-    title = escape(mask(spec.path, hidden))
+    title = escape(spec.path)  # the spec's own words: as written
     if spec.name and spec.name != _short(spec.path).rsplit(".", 1)[0]:
-        title += f' <span class="dim">— {escape(mask(spec.name, hidden))}</span>'
+        title += f' <span class="dim">— {escape(spec.name)}</span>'
     out = [
         f'<section class="file {verdict}"><h2><span class="{verdict}">'
         f"{verdict.upper()}</span> {title} "
@@ -167,7 +167,7 @@ def _file(file: FileResult, number: int, hidden: set[str]) -> str:
 def _step(file: FileResult, step: StepResult, index: str, hidden: set[str]) -> str:
     bad = step.outcome in (Outcome.FAILED, Outcome.ERROR)
     words = [f'<span class="mark {step.outcome.value}">{_LABELS[step.outcome]}</span>']
-    words.append(f"<b>{escape(mask(step.name, hidden))}</b>")
+    words.append(f"<b>{escape(step.name)}</b>")
     if step.request is not None:
         words.append(escape(mask(f"{step.request.method} {step.request.url}", hidden)))
     if step.response is not None:

@@ -58,7 +58,7 @@ def _file(file: FileResult, secrets: set[str]) -> dict[str, Any]:
         "error": _error(file.error),
         "steps": [_step(step) for step in file.steps],
     }
-    return _masked(data, tuple(sorted(secrets, key=len, reverse=True)))
+    return _masked(data, tuple(secrets), file.own_text)
 
 
 def _step(step: StepResult) -> dict[str, Any]:
@@ -102,14 +102,17 @@ def _error(error: StepError | None) -> dict[str, Any] | None:
     return {"kind": error.kind.value, "message": error.message, "line": error.source.line}
 
 
-def _masked(value: Any, secrets: tuple[str, ...]) -> Any:
-    """Secrets hidden in every string, key and number of a JSON value."""
+def _masked(value: Any, secrets: tuple[str, ...], own: tuple[str, ...]) -> Any:
+    """Secrets hidden in every string, key and number of a JSON value (the spec's own
+    words, ``own``, left as written)."""
     if isinstance(value, str):
-        return mask(value, secrets)
+        return mask(value, secrets, own)
     if isinstance(value, dict):
-        return {_masked(key, secrets): _masked(item, secrets) for key, item in value.items()}
+        return {
+            _masked(key, secrets, own): _masked(item, secrets, own) for key, item in value.items()
+        }
     if isinstance(value, list | tuple):
-        return [_masked(item, secrets) for item in value]
+        return [_masked(item, secrets, own) for item in value]
     if isinstance(value, int | float) and not isinstance(value, bool):
         text = str(value)
         if len(text) >= MIN_MASKED_LENGTH and text in secrets:

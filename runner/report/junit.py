@@ -48,7 +48,7 @@ def junit_xml(run: RunResult, secrets: Iterable[str] = ()) -> bytes:
 
 def _suite(file: FileResult, secrets: set[str]) -> ET.Element:
     spec = file.spec
-    suite = ET.Element("testsuite", name=_text(spec.path, secrets))
+    suite = ET.Element("testsuite", name=_text(spec.path, ()))  # the spec's words: as written
     classname = _classname(spec.path)
     cases = []
     if file.error is not None:
@@ -70,7 +70,7 @@ def _suite(file: FileResult, secrets: set[str]) -> ET.Element:
 def _case(file: FileResult, step: StepResult, classname: str, secrets: set[str]) -> ET.Element:
     case = ET.Element(
         "testcase",
-        name=_text(step.name, secrets),
+        name=_text(step.name, ()),
         classname=classname,
         time=_seconds(step.duration_ms),
     )
@@ -86,8 +86,9 @@ def _case(file: FileResult, step: StepResult, classname: str, secrets: set[str])
         detail = textwrap.dedent(
             format_step(file.spec, step, Style(False), secrets, show_secrets=False)
         )
-        element = ET.SubElement(case, tag, message=_text(message, secrets), type=kind)
-        element.text = _text(detail, secrets)
+        own = file.own_text
+        element = ET.SubElement(case, tag, message=_text(message, secrets, own), type=kind)
+        element.text = _text(detail, secrets, own)
     return case
 
 
@@ -102,5 +103,5 @@ def _seconds(milliseconds: float) -> str:
     return f"{milliseconds / 1000.0:.3f}"
 
 
-def _text(text: str, secrets: Iterable[str]) -> str:
-    return _NOT_XML.sub("\ufffd", mask(text, secrets))
+def _text(text: str, secrets: Iterable[str], own: Iterable[str] = ()) -> str:
+    return _NOT_XML.sub("\ufffd", mask(text, secrets, own))
