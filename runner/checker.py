@@ -44,6 +44,7 @@ class _Use:
     text: str
     source: Source
     response_attributes: tuple[str, ...] = ()  # response.X read, for X not in RESPONSE_ATTRIBUTES
+    item_keys: tuple[str, ...] = ()  # item.X / item['X'] read: the loop's rows must have X
 
 
 def check_spec(spec: Spec, given: Iterable[str] = ()) -> list[Diagnostic]:
@@ -55,8 +56,15 @@ def check_spec(spec: Spec, given: Iterable[str] = ()) -> list[Diagnostic]:
     vars_below = {variable.name: variable for variable in spec.variables}
     defined = set(ENGINE_NAMES) | given
 
-    def report(uses: Iterable[_Use], known: set[str], step: str | None) -> None:
+    def report(
+        uses: Iterable[_Use], known: set[str], step: str | None, rows: set[str] | None = None
+    ) -> None:
         for use in uses:
+            for key in use.item_keys if rows is not None else ():
+                if key not in rows:
+                    hint = _did_you_mean(key, rows) or "they have " + ", ".join(sorted(rows))
+                    message = f"the loop's rows have no key '{key}' in {use.text!r}"
+                    problems.append(Diagnostic(f"{message} — {hint}", use.source, step, hint))
             for name in sorted(use.names - known):
                 hint = _hint(name, known, later, vars_below, step)
                 message = f"undefined variable '{name}' in {use.text!r}"
@@ -91,9 +99,10 @@ def check_spec(spec: Spec, given: Iterable[str] = ()) -> list[Diagnostic]:
                 continue
             name = item.prefix + item.name
             looped = known | LOOP_NAMES if item.loop is not None else known
+            rows = _row_keys(item.loop)
             report(_uses(item.loop), known, name)
-            report(_uses(item.when), looped, name)
-            report(_uses(item.base_url), looped, name)
+            report(_uses(item.when), looped, name, rows)
+            report(_uses(item.base_url), looped, name, rows)
             request = item.request
             for value in (
                 request.method,
@@ -102,17 +111,17 @@ def check_spec(spec: Spec, given: Iterable[str] = ()) -> list[Diagnostic]:
                 request.headers,
                 request.body,
             ):
-                report(_uses(value), looped, name)
+                report(_uses(value), looped, name, rows)
             before = looped | RESPONSE  # its own response, in its checks and captures
             captured = set(before)
             for capture in item.captures:  # each can use the captures above it in its step
-                report(_uses(capture.query.argument), captured, name)
+                report(_uses(capture.query.argument), captured, name, rows)
                 captured.add(capture.name)
             for expectation in item.expectations:  # they see the variables from before the step
-                report(_uses(expectation.query.argument), before, name)
-                report(_uses(expectation.expected), before, name)
+                report(_uses(expectation.query.argument), before, name, rows)
+                report(_uses(expectation.expected), before, name, rows)
             if item.retry is not None:
-                report(_uses(item.retry.until), captured, name)
+                report(_uses(item.retry.until), captured, name, rows)
             known = (captured - LOOP_NAMES) | (known & LOOP_NAMES)
         return known
 
@@ -170,14 +179,26 @@ def _did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     return f"did you mean '{close[0]}'?" if close else None
 
 
+def _row_keys(loop: Any) -> set[str] | None:
+    """The keys every use of ``item.X`` may read: those of a literal list of mappings (a
+    CSV file's header row); None when the rows are not known before the run."""
+    if not isinstance(loop, list) or not loop or not all(isinstance(row, dict) for row in loop):
+        return None
+    return {str(key) for row in loop for key in row}
+
+
+def _item_keys(reference: tuple[str, ...]) -> tuple[str, ...]:
+    return (reference[1],) if reference[0] == "item" and len(reference) > 1 else ()
+
+
 def _uses(value: Any) -> Iterator[_Use]:
     """The templates inside a prepared value, with the variables each needs."""
     if isinstance(value, templating.Expr):
         if value.reference is not None:
             yield _reference_use(value.reference, value.text, value.source)
         else:
-            names, wrong = _needed("{{ " + value.code + " }}")
-            yield _Use(names, value.text, value.source, wrong)
+            names, wrong, keys = _needed("{{ " + value.code + " }}")
+            yield _Use(names, value.text, value.source, wrong, keys)
     elif isinstance(value, templating.Text):
         if value.parts is not None:
             references = [part for part in value.parts if isinstance(part, tuple)]
@@ -187,10 +208,11 @@ def _uses(value: Any) -> Iterator[_Use]:
                 for reference in references
                 for attribute in _unknown_response_attribute(reference)
             )
-            yield _Use(names, value.text, value.source, wrong)
+            keys = tuple(key for reference in references for key in _item_keys(reference))
+            yield _Use(names, value.text, value.source, wrong, keys)
         else:
-            names, wrong = _needed(value.text)
-            yield _Use(names, value.text, value.source, wrong)
+            names, wrong, keys = _needed(value.text)
+            yield _Use(names, value.text, value.source, wrong, keys)
     elif isinstance(value, templating.DynDict):
         for key, item in value.items:
             yield from _uses(key)
@@ -202,7 +224,7 @@ def _uses(value: Any) -> Iterator[_Use]:
 
 def _reference_use(reference: tuple[str, ...], text: str, source: Source) -> _Use:
     names = frozenset({reference[0]})
-    return _Use(names, text, source, _unknown_response_attribute(reference))
+    return _Use(names, text, source, _unknown_response_attribute(reference), _item_keys(reference))
 
 
 def _unknown_response_attribute(reference: tuple[str, ...]) -> tuple[str, ...]:
@@ -211,7 +233,7 @@ def _unknown_response_attribute(reference: tuple[str, ...]) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=4096)
-def _needed(source: str) -> tuple[frozenset[str], tuple[str, ...]]:
+def _needed(source: str) -> tuple[frozenset[str], tuple[str, ...], tuple[str, ...]]:
     """The variables a Jinja template needs from its context (globals such as uuid excluded),
     leaving out those it only uses where an undefined one is tolerated; and the attributes
     of ``response`` it reads that a response does not have."""
@@ -222,7 +244,7 @@ def _needed(source: str) -> tuple[frozenset[str], tuple[str, ...]]:
     try:
         tree = environment.parse(source)
     except TemplateSyntaxError:
-        return frozenset(), ()  # the loader has reported it
+        return frozenset(), (), ()  # the loader has reported it
     # x | default(y): x may be undefined; so may y when that is defaulted again, as in
     # x | default(y) | default('z'). x is defined, x is undefined: x may be undefined.
     defaults = [f for f in tree.find_all(nodes.Filter) if f.name in _OPTIONAL_FILTERS]
@@ -242,4 +264,16 @@ def _needed(source: str) -> tuple[frozenset[str], tuple[str, ...]]:
         and node.node.name == "response"
         and node.attr not in templating.RESPONSE_ATTRIBUTES
     )
-    return frozenset(needed - set(environment.globals)), wrong
+    keys = tuple(
+        node.attr
+        for node in tree.find_all(nodes.Getattr)
+        if isinstance(node.node, nodes.Name) and node.node.name == "item"
+    ) + tuple(
+        node.arg.value
+        for node in tree.find_all(nodes.Getitem)
+        if isinstance(node.node, nodes.Name)
+        and node.node.name == "item"
+        and isinstance(node.arg, nodes.Const)
+        and isinstance(node.arg.value, str)
+    )
+    return frozenset(needed - set(environment.globals)), wrong, keys

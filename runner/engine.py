@@ -72,6 +72,8 @@ class RunOptions:
     # SIGINT/SIGTERM/SIGHUP (runner/interrupt.py): no step starts once it is requested,
     # the finally steps still run unless it is requested twice.
     stop: Stop | None = None
+    # Values already known to be secret (what the setup's run found): masked in every file.
+    secrets: frozenset[str] = frozenset()
 
 
 class Listener(Protocol):
@@ -174,9 +176,10 @@ def _run_file(
         result.error = _spec_error_at(exc, spec)
         scope = None
     # Any secret-looking environment variable, read by the spec or not: `env` reaches them all.
-    result.secrets |= secrets_in_environment(os.environ)
+    result.secrets |= secrets_in_environment(os.environ) | options.secrets
     if scope is not None:
-        result.secrets |= secrets_in_variables(scope)
+        marked = {variable.name for variable in spec.variables if variable.secret}
+        result.secrets |= secrets_in_variables(scope, marked=marked)
         verify = spec.defaults.verify
         if isinstance(verify, templating.Dynamic):
             try:
@@ -415,7 +418,8 @@ class _FileRun:
             if not cleanup:
                 self.items(include.steps, cleanup)  # now stopped: reported as skipped
             return
-        self.result.secrets |= secrets_in_variables(self.scope)
+        marked = {v.name for v in (*include.defaults, *include.variables) if v.secret}
+        self.result.secrets |= secrets_in_variables(self.scope, marked=marked)
         self.items(include.steps, cleanup)
 
     def _skipped(self, step: Step, reason: str, name: str | None = None) -> StepResult:
@@ -656,7 +660,8 @@ def run_step(
         view = ResponseView(response)
         local = {**scope, "response": view}
         captured = _capture(step.captures, response, local, result)
-        secrets |= secrets_in_variables(captured)
+        marked = {capture.name for capture in step.captures if capture.secret}
+        secrets |= secrets_in_variables(captured, marked=marked)
         # The checks see the variables as they were before this step: a re-captured name
         # (gen: {gt: "{{ gen }}"}) compares the new value with the old one.
         result.expectations = [_expect(e, response, local) for e in step.expectations]

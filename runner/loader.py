@@ -41,6 +41,7 @@ from .payloads import PayloadError, client_cert, readable_file
 from .schema import check_document
 from .source import Source
 from .urls import is_absolute
+from .variables import VariablesError, read_rows
 from .yamlsource import LocDict, LocList, YAMLSyntaxError, parse_yaml
 
 FILE_KEYS = ("name", "base_url", "vars", "defaults", "tags", "fixtures", "steps", "finally")
@@ -79,6 +80,8 @@ UPLOAD_KEYS = ("file", "filename", "content_type")  # files: {FIELD: {file: PATH
 CERT_KEYS = ("cert", "key")  # cert: {cert: PATH, key: PATH}
 EXPECT_KEYS = (*(kind.expect_key for kind in QUERIES.values()), SCHEMA)
 CAPTURE_KINDS = tuple(QUERIES)
+SECRET = "secret"  # capture: {NAME: {KIND: ..., secret: true}}; vars: {NAME: {secret: VALUE}}
+LOOP_FILE_KEYS = ("file",)
 EXPECTATION_OPERATORS = OPERATOR_NAMES
 # Names the engine provides (or will): a spec may not define them as variables.
 RESERVED_NAMES = frozenset({"env", "os", "response", "item", "index"})
@@ -401,7 +404,11 @@ class _Builder:
             at = self.source(data, key)
             if self.variable_name(key, at, "variable"):
                 value_at = self.source(data, key, value=True)
-                result.append(Variable(key, self.prepare(value, value_at), at))
+                secret = isinstance(value, dict) and list(value) == [SECRET]
+                if secret:  # NAME: {secret: VALUE}: the value, marked secret
+                    value_at = self.source(value, SECRET, value=True)
+                    value = value[SECRET]
+                result.append(Variable(key, self.prepare(value, value_at), at, secret))
         return tuple(result)
 
     def defaults(self, data: Any, document: LocDict) -> Defaults:
@@ -724,15 +731,32 @@ class _Builder:
             return None
         value = data["loop"]
         where = self.source(data, "loop", value=True)
+        if isinstance(value, dict):
+            return self.loop_file(value, where)
         prepared = self.prepare(value, where)
         if isinstance(value, list) or isinstance(prepared, templating.Expr):
             return prepared
         self.error(
-            "'loop' takes a list, or one {{ expression }} that gives a list, "
-            f"found {_type_name(value)}",
+            "'loop' takes a list, one {{ expression }} that gives a list, or "
+            f"{{file: PATH}} (a CSV or JSON file), found {_type_name(value)}",
             where,
         )
         return None
+
+    def loop_file(self, data: LocDict, where: Source) -> list[Any] | None:
+        """``loop: {file: rows.csv}``: the rows, read now, so the check knows their keys."""
+        self.check_keys(data, LOOP_FILE_KEYS, "'loop'", required=("file",))
+        if "file" not in data:
+            return None
+        at = self.source(data, "file", value=True)
+        path = self.file(data["file"], at, "'loop.file'")
+        if path is None:
+            return None
+        try:
+            return read_rows(path)
+        except VariablesError as exc:
+            self.error(str(exc), at)
+            return None
 
     def retry(self, data: LocDict) -> Retry | None:
         if "retry" not in data:
@@ -1004,9 +1028,12 @@ class _Builder:
         for name, spec in data.items():
             at = self.source(data, name)
             named = self.variable_name(name, at, "capture")
+            secret = False
+            if isinstance(spec, dict) and SECRET in spec:
+                secret = self.flag(spec, SECRET, False)
             query = self.capture_query(spec, self.source(data, name, value=True))
             if named and query is not None:
-                result.append(Capture(name, query, at))
+                result.append(Capture(name, query, at, secret))
             elif isinstance(name, str):
                 self.unsure.add(name)
         return result
@@ -1022,12 +1049,13 @@ class _Builder:
             )
             return None
         kinds = [key for key in spec if key in CAPTURE_KINDS]
-        unknown = [key for key in spec if key not in CAPTURE_KINDS]
+        unknown = [key for key in spec if key not in CAPTURE_KINDS and key != SECRET]
         for key in unknown:
             self.error(
                 f"unknown capture kind '{key}'",
                 self.source(spec, key),
-                _suggest(key, CAPTURE_KINDS) or f"kinds: {', '.join(CAPTURE_KINDS)}",
+                _suggest(key, (*CAPTURE_KINDS, SECRET))
+                or f"kinds: {', '.join(CAPTURE_KINDS)} (and secret: true)",
             )
         if len(kinds) != 1:
             if not unknown:

@@ -73,12 +73,16 @@ def secrets_in_environment(environ: Mapping[str, str]) -> set[str]:
     }
 
 
-def secrets_in_variables(variables: Mapping[str, Any], depth: int = 3) -> set[str]:
-    """Values of secret-named variables, also inside mappings (``os.password``); under a
-    secret name, every value inside it (a list of tokens, a credential's fields)."""
+def secrets_in_variables(
+    variables: Mapping[str, Any], depth: int = 3, marked: Iterable[str] = ()
+) -> set[str]:
+    """Values of secret-named variables (and of those ``marked`` secret in the spec), also
+    inside mappings (``os.password``); under a secret name, every value inside it (a list
+    of tokens, a credential's fields)."""
+    marked = set(marked)
     found: set[str] = set()
     for name, value in variables.items():
-        if isinstance(name, str) and is_secret_name(name):
+        if isinstance(name, str) and (name in marked or is_secret_name(name)):
             found |= _leaves(value, depth)
         elif isinstance(value, Mapping) and depth > 0:
             found |= secrets_in_variables(value, depth - 1)

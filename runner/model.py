@@ -44,6 +44,7 @@ class Capture:
     name: str
     query: Query
     source: Source
+    secret: bool = False  # `secret: true`: masked everywhere, whatever its name
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +130,7 @@ class Variable:
     name: str
     value: Any
     source: Source
+    secret: bool = False  # `NAME: {secret: VALUE}`: masked everywhere, whatever its name
 
 
 @dataclass(frozen=True, slots=True)

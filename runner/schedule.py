@@ -110,8 +110,10 @@ def run_setup(setup: Spec, options: RunOptions, listener: Listener | None = None
 
 
 def with_captures(options: RunOptions, setup: FileResult) -> RunOptions:
-    """The options of the files: the given variables and what the setup captured."""
-    return replace(options, variables={**options.variables, **setup.captured})
+    """The options of the files: the given variables and what the setup captured, with
+    the setup's secrets (a token it captured under any name stays masked in every file)."""
+    variables = {**options.variables, **setup.captured}
+    return replace(options, variables=variables, secrets=options.secrets | setup.secrets)
 
 
 def _run_concurrently(

@@ -74,6 +74,53 @@ def read_vars_file(name: str, flag: str = "--vars-file") -> dict[str, Any]:
     return dict(data)
 
 
+MAX_ROWS = 100_000  # rows of a loop data file: a run of one step per row
+
+
+def read_rows(path: str) -> list[Any]:
+    """``loop: {file: PATH}``: a CSV file's rows as mappings (its header row names the
+    keys; every value a string, as CSV has no types), or a JSON file's list. VariablesError
+    says what is wrong, with the line where it can."""
+    import csv
+    import json
+
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as stream:
+            if not path.lower().endswith(".csv"):
+                data = json.load(stream)
+                if not isinstance(data, list):
+                    raise VariablesError(
+                        f"{path}: a JSON loop file holds a list, found {type(data).__name__}"
+                    )
+                rows = data
+            else:
+                reader = csv.DictReader(stream)
+                if not reader.fieldnames:
+                    raise VariablesError(f"{path}: the CSV file has no header row")
+                rows = []
+                for row in reader:
+                    if None in row or None in row.values():
+                        raise VariablesError(
+                            f"{path}:{reader.line_num}: this row has "
+                            f"{'more' if None in row else 'fewer'} fields than the header "
+                            f"({', '.join(reader.fieldnames)})"
+                        )
+                    rows.append(dict(row))
+                    if len(rows) > MAX_ROWS:
+                        break
+    except OSError as exc:
+        raise VariablesError(f"{path}: cannot read the loop file: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise VariablesError(f"{path}: the loop file is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise VariablesError(f"{path}:{exc.lineno}: not JSON: {exc.msg}") from None
+    except csv.Error as exc:
+        raise VariablesError(f"{path}: not CSV: {exc}") from None
+    if len(rows) > MAX_ROWS:
+        raise VariablesError(f"{path}: more than {MAX_ROWS:,} rows in a loop file")
+    return rows
+
+
 def reserved_names() -> frozenset[str]:
     """What a spec may not name a variable (the loader's rule), nor --var or --vars-file."""
     from .loader import RESERVED_NAMES

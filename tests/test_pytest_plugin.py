@@ -279,13 +279,14 @@ def test_pytest_specs_with_xdist_runs_the_examples_green(srv, tmp_path):
     report = tmp_path / "junit.xml"
     done = pytest_in_repo(srv, "specs/", "-n", "2", f"--junitxml={report}")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "6 passed" in done.stdout  # specs/*.yaml and specs/flow/*.yaml
+    assert "7 passed" in done.stdout  # specs/*.yaml and specs/flow/*.yaml
     names = sorted(c.get("name") for c in ET.parse(report).getroot().iter("testcase"))
     assert names == [
         "Create users in a loop, clean up whatever happens",
         "Keystone user lifecycle",
         "Keystone users",
         "Keystone version discovery",
+        "Users from a CSV file",
         "Wait for a server to become ACTIVE",
         "Who am I",
     ]

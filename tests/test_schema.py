@@ -95,7 +95,8 @@ KEY_TABLES = {
     "REQUEST_KEYS": lambda: _object_keys(DEFS["request"]),
     "BODY_KEYS": _body_keys,
     "EXPECT_KEYS": lambda: _object_keys(DEFS["expect"]),
-    "CAPTURE_KINDS": _capture_kinds,
+    "CAPTURE_KINDS": lambda: _capture_kinds() - {loader.SECRET},  # beside the kind: an option
+    "LOOP_FILE_KEYS": lambda: _object_keys(DEFS["step"]["properties"]["loop"]["anyOf"][2]),
     "EXPECTATION_OPERATORS": lambda: _object_keys(DEFS["operators"]),
     "FILE_BODY_KEYS": lambda: _object_keys(DEFS["request"]["properties"]["data"]["anyOf"][1]),
     "UPLOAD_KEYS": lambda: _object_keys(

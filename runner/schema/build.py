@@ -225,8 +225,20 @@ _DEFINITIONS: Schema = {
                 "description": "Run the step once per item (item, index): a "
                 "list, or one {{ expression }} giving a "
                 "list.",
-                "anyOf": [{"type": "array"}, {"$ref": "#/definitions/template"}],
-                "errorMessage": "'loop' takes a list, or one {{ expression }} that gives a list",
+                "anyOf": [
+                    {"type": "array"},
+                    {"$ref": "#/definitions/template"},
+                    {
+                        "description": "A CSV file (its header row names each row's keys) "
+                        "or a JSON file holding a list, relative to this file.",
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["file"],
+                        "properties": {"file": {"type": "string"}},
+                    },
+                ],
+                "errorMessage": "'loop' takes a list, one {{ expression }} that gives a list, "
+                "or {file: PATH} (a CSV or JSON file)",
             },
             "retry": {"$ref": "#/definitions/retry"},
             "delay": {
@@ -515,11 +527,15 @@ def _expect() -> Schema:
 
 def _capture() -> Schema:
     kinds = ", ".join(QUERIES)
-    properties = {
+    properties: Schema = {
         kind.name: {"description": kind.doc, "type": "string"}
         if kind.takes_argument
         else {"description": kind.doc, "const": True}
         for kind in QUERIES.values()
+    }
+    properties["secret"] = {
+        "description": "Mask the captured value everywhere, whatever the capture's name.",
+        "type": "boolean",
     }
     return {
         "capture": {
@@ -539,7 +555,7 @@ def _capture() -> Schema:
                     "type": "object",
                     "additionalProperties": False,
                     "minProperties": 1,
-                    "maxProperties": 1,
+                    "maxProperties": 2,
                     "properties": properties,
                     "errorMessage": f"a capture takes exactly one of {kinds}",
                 },
