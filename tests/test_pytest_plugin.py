@@ -111,6 +111,22 @@ def test_a_passing_and_a_failing_spec(pytester, srv):
     assert "Traceback" not in out
 
 
+def test_xfail_and_skip_are_pytests_xfail_and_skip(pytester, srv):
+    known = "- {name: known bug, xfail: bug 42, request: {url: /status/503}}\n"
+    pytester.makefile(".yaml", test_known=spec(srv, known, "Known"))
+    fixed = "- {name: fixed bug, xfail: bug 7, request: {url: /status/200}}\n"
+    pytester.makefile(".yaml", test_fixed=spec(srv, fixed, "Fixed"))
+    parked = spec(srv, "- {name: s, request: {url: /echo/never}}\n", tags="skip: not yet\n")
+    pytester.makefile(".yaml", test_parked=parked)
+    result = pytester.runpytest(*PLUGIN, "-rfsxX", "-v")
+    result.assert_outcomes(xfailed=1, failed=1, skipped=1)
+    out = result.stdout.str()
+    assert "XFAIL test_known.yaml::Known - step 'known bug': expected failure: bug 42" in out
+    assert "\nstep 'fixed bug' failed: unexpectedly passed: bug 7\n" in out  # its headline
+    assert "test_parked.yaml::test_parked SKIPPED (not yet)" in out
+    assert sorted(r.path for r in srv.app.requests) == ["/status/200", "/status/503"]
+
+
 def test_secrets_are_masked_in_the_failure_report(pytester, srv):
     leak = spec(
         srv,

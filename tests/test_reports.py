@@ -196,7 +196,8 @@ def test_the_json_report_has_every_step_and_expectation(srv, capsys, tmp_path):
     assert report["format"] == 1
     assert (report["passed"], report["exit_code"]) == (False, 1)
     assert report["summary"] == {
-        "files": 1, "steps": 3, "passed": 1, "failed": 1, "errors": 0, "skipped": 1, "not_run": 0,
+        "files": 1, "steps": 3, "passed": 1, "failed": 1, "errors": 0, "skipped": 1,
+        "xfailed": 0, "xpassed": 0, "not_run": 0,
     }  # fmt: skip
     (file,) = report["files"]
     assert (file["path"], file["name"], file["passed"]) == (str(spec), "Mixed", False)
