@@ -85,6 +85,7 @@ def check_spec(spec: Spec, given: Iterable[str] = ()) -> list[Diagnostic]:
     # for a capture (the engine leaves it out until the variable exists).
     every_capture = set(later)
     report(_uses(spec.base_url), defined, None)  # with every step, the first one included
+    report(_uses(spec.when), defined, None)  # once, with the file's variables, before any step
     report(_uses(spec.defaults.verify), defined, None)
     report(_uses(spec.defaults.headers), defined | every_capture | RESPONSE | LOOP_NAMES, None)
 

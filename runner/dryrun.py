@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import unquote, urlencode
 
 from . import templating
-from .engine import RunOptions, initial_scope, render_request, rendered_verify
+from .engine import RunOptions, file_wanted, initial_scope, render_request, rendered_verify
 from .errors import TemplateError
 from .masking import secrets_in_headers, secrets_in_variables
 from .messages import Headers, HttpRequest, SentRequest
@@ -68,8 +68,15 @@ def plan_files(
 
 def plan_file(spec: Spec, options: RunOptions) -> PlannedFile:
     result = PlannedFile(spec)
+    if spec.skip is not None:
+        return _all_skipped(result, spec.skip)
     try:
         scope = initial_scope(spec, options.variables)
+        when = spec.when
+        if when is not None and not isinstance(when, bool) and _unknown(scope, when):
+            when = None  # decided when it runs: the plan shows the requests
+        if when is not None and not file_wanted(spec, scope):
+            return _all_skipped(result, f"when: {spec.when_text} is false")
         verify = spec.defaults.verify
         if isinstance(verify, templating.Dynamic):
             verify = rendered_verify(spec, templating.render(verify, scope))
@@ -82,6 +89,19 @@ def plan_file(spec: Spec, options: RunOptions) -> PlannedFile:
     walker.items(spec.steps)
     walker.items(spec.finally_steps)
     return result
+
+
+def _all_skipped(result: PlannedFile, reason: str) -> PlannedFile:
+    result.steps = [
+        PlannedStep(step.prefix + step.name, step.source, skipped=reason)
+        for step in result.spec.all_steps()
+    ]
+    return result
+
+
+def _unknown(scope: Mapping[str, Any], value: Any) -> bool:
+    """Whether a template reads what only a response could give (a setup's capture)."""
+    return any(isinstance(scope.get(name), Unknown) for name in templating.referenced_names(value))
 
 
 def _captures_of(spec: Spec) -> dict[str, Unknown]:
@@ -126,12 +146,16 @@ class _Walk:
         self.items(include.steps)
 
     def _unknown_in(self, value: Any) -> bool:
-        names = templating.referenced_names(value)
-        return any(isinstance(self.scope.get(name), Unknown) for name in names)
+        return _unknown(self.scope, value)
 
     def step(self, step: Step) -> None:
         name = step.prefix + step.name
         notes: list[str] = []
+        if step.skip is not None:
+            self._skip(step, name, step.skip)
+            return
+        if step.xfail is not None:
+            notes.append("xfail: expected to fail" + (f" ({step.xfail})" if step.xfail else ""))
         try:
             if step.when is not None and not isinstance(step.when, bool):
                 if self._unknown_in(step.when):

@@ -41,6 +41,7 @@ from .operators import MISSING, NOT_FOUND, QUERIES, Mismatch, check_operand, eva
 from .operators.bodyschema import SCHEMA
 from .payloads import OCTET_STREAM, PayloadError, cloud_cert
 from .results import (
+    FAILING,
     CaptureResult,
     ErrorKind,
     ExpectationResult,
@@ -90,19 +91,26 @@ def not_run(spec: Spec, reason: str, listener: Listener | None) -> FileResult:
     result = FileResult(spec)
     if listener:
         listener.file_started(spec)
-    for step in spec.all_steps():
-        skipped = StepResult(
-            step.prefix + step.name,
-            step.source,
-            Outcome.SKIPPED,
-            skip_reason=reason,
-        )
-        result.steps.append(skipped)
-        if listener:
-            listener.step_finished(result, skipped)
+    skip_all(spec, result, listener, reason)
     if listener:
         listener.file_finished(result)
     return result
+
+
+def skip_all(spec: Spec, result: FileResult, listener: Listener | None, reason: str) -> None:
+    """Every step of the file (finally steps too) reported skipped, nothing sent."""
+    for step in spec.all_steps():
+        skipped = StepResult(step.prefix + step.name, step.source, Outcome.SKIPPED)
+        skipped.skip_reason = reason
+        result.steps.append(skipped)
+        if listener:
+            listener.step_finished(result, skipped)
+
+
+def skipped_file(spec: Spec, result: FileResult, listener: Listener | None, reason: str) -> None:
+    """The whole file left out by its own ``skip:`` or ``when:``."""
+    result.skip_reason = reason
+    skip_all(spec, result, listener, reason)
 
 
 def run_spec(
@@ -117,7 +125,9 @@ def run_spec(
         listener.file_started(spec)
     fixtures = (*options.fixtures, *spec.fixtures)
     try:
-        if not fixtures:
+        if spec.skip is not None:  # before its fixtures: a skipped file costs nothing
+            skipped_file(spec, result, listener, spec.skip)
+        elif not fixtures:
             _run_file(spec, options, listener, result)
         else:
             _run_with_fixtures(spec, options, listener, result, fixtures)
@@ -147,12 +157,7 @@ def _run_with_fixtures(
         if not problem.skip:
             result.error = StepError(kind, problem.message, problem.source)
         reason = problem.message if problem.skip else f"not run: {problem.message}"
-        for step in spec.all_steps():
-            skipped = StepResult(step.prefix + step.name, step.source, Outcome.SKIPPED)
-            skipped.skip_reason = reason
-            result.steps.append(skipped)
-            if listener:
-                listener.step_finished(result, skipped)
+        skip_all(spec, result, listener, reason)
         return
     error: BaseException | None = None
     try:
@@ -180,6 +185,13 @@ def _run_file(
     if scope is not None:
         marked = {variable.name for variable in spec.variables if variable.secret}
         result.secrets |= secrets_in_variables(scope, marked=marked)
+        try:
+            if not file_wanted(spec, scope):
+                skipped_file(spec, result, listener, f"when: {spec.when_text} is false")
+                return
+        except TemplateError as exc:
+            result.error = _spec_error_at(exc, spec)
+            return
         verify = spec.defaults.verify
         if isinstance(verify, templating.Dynamic):
             try:
@@ -209,6 +221,13 @@ def _run_file(
             run.items(spec.finally_steps, cleanup=True)
         finally:
             transport.close()
+
+
+def file_wanted(spec: Spec, scope: Mapping[str, Any]) -> bool:
+    """The file's ``when:`` (true when it has none); raises TemplateError."""
+    if spec.when is None or isinstance(spec.when, bool):
+        return spec.when is not False
+    return bool(templating.render(spec.when, scope))
 
 
 def _base(spec: Spec, scope: Mapping[str, Any]) -> str | None:
@@ -439,7 +458,7 @@ class _FileRun:
                     self.last_passed.discard_body()
                 self.last_passed = result.response
         elif (
-            result.outcome is not Outcome.SKIPPED
+            result.outcome in FAILING
             and self.stopped_by is None
             and not cleanup
             and (step is None or not step.continue_on_failure)
@@ -448,6 +467,9 @@ class _FileRun:
 
     def step(self, step: Step, cleanup: bool) -> None:
         name = step.prefix + step.name
+        if step.skip is not None:
+            self.record(step, self._skipped(step, step.skip), cleanup)
+            return
         # ``when`` is evaluated for each item when it reads item or index (as Ansible does);
         # otherwise once, before the loop, so that it can guard the loop's own expression.
         per_item = step.loop is not None and _reads_item(step.when)
@@ -525,7 +547,14 @@ class _FileRun:
         return result
 
     def attempts(self, step: Step, name: str, cleanup: bool) -> StepResult:
-        """Run the step, again and again with retry: until it passes (or ``until`` holds)."""
+        """Run the step, again and again with retry: until it passes (or ``until`` holds);
+        then, for a step marked ``xfail``, its failure is expected and its passing is not."""
+        result = self._attempts(step, name, cleanup)
+        if step.xfail is not None:
+            expected_failure(result, step.xfail)
+        return result
+
+    def _attempts(self, step: Step, name: str, cleanup: bool) -> StepResult:
         retry = step.retry
         total = retry.times if retry else 1
         if self.on_attempt is not None:
@@ -584,6 +613,28 @@ class _FileRun:
                 return bool(step.retry.until) and result.response is not None
             return self.evaluate(step.retry.until, result.response)
         return result.outcome is Outcome.PASSED
+
+
+def expected_failure(result: StepResult, reason: str) -> None:
+    """A step marked ``xfail``: failed is XFAIL, passed is XPASS. What the server or the
+    run's data caused counts as the expected failure (a check, a capture, the transport, a
+    response without what a template read, a variable an earlier step did not capture);
+    a template wrong whatever the server says, an interruption or a bug in apirun does not."""
+    error = result.error
+    if result.outcome is Outcome.PASSED:
+        result.outcome = Outcome.XPASS
+    elif result.outcome is Outcome.FAILED or (
+        result.outcome is Outcome.ERROR
+        and error is not None
+        and (
+            error.kind in (ErrorKind.TRANSPORT, ErrorKind.RESPONSE)
+            or (error.kind is ErrorKind.SPEC and error.undefined)
+        )
+    ):
+        result.outcome = Outcome.XFAIL
+    else:
+        return
+    result.xfail_reason = reason
 
 
 def internal_error(step: Step, exc: Exception) -> StepResult:

@@ -44,9 +44,20 @@ from .urls import is_absolute
 from .variables import VariablesError, read_rows
 from .yamlsource import LocDict, LocList, YAMLSyntaxError, parse_yaml
 
-FILE_KEYS = ("name", "base_url", "vars", "defaults", "tags", "fixtures", "steps", "finally")
+FILE_KEYS = (
+    "name",
+    "base_url",
+    "vars",
+    "defaults",
+    "tags",
+    "fixtures",
+    "skip",
+    "when",
+    "steps",
+    "finally",
+)
 INCLUDED_FILE_KEYS = ("name", "base_url", "vars", "steps")
-DEFAULTS_KEYS = ("headers", "timeout", "verify", "cert", "max_body_mb")
+DEFAULTS_KEYS = ("headers", "timeout", "verify", "cert", "max_body_mb", "continue_on_failure")
 STEP_KEYS = (
     "name",
     "tags",
@@ -54,6 +65,8 @@ STEP_KEYS = (
     "expect",
     "capture",
     "when",
+    "skip",
+    "xfail",
     "loop",
     "retry",
     "delay",
@@ -189,6 +202,8 @@ class _Builder:
         # has load errors takes them as defined rather than report them as undefined.
         self.unsure: set[str] = set()
         self.opaque = False  # a broken include: what it defines is unknown
+        # defaults.continue_on_failure of the (including) file: each step's, unless it says
+        self.keep_going = False
 
     # -- positions and errors -------------------------------------------------------------
 
@@ -310,6 +325,9 @@ class _Builder:
                 base_url = self.prepare(document["base_url"], where)
         variables = self.variables(document.get("vars"), self.source(document, "vars", value=True))
         defaults = self.defaults(document.get("defaults"), document)
+        self.keep_going = defaults.continue_on_failure
+        skip = self.reason(document, "skip", "skip: true")
+        when = self.condition(document, "when")
         if "steps" in document and document["steps"] is None:
             self.error(
                 "'steps' is empty: a spec needs at least one step",
@@ -337,6 +355,9 @@ class _Builder:
             finally_steps=finally_steps,
             sources=self.sources,
             fixtures=fixtures,
+            skip=skip,
+            when=when,
+            when_text=templating.to_text(document.get("when", "")),
         )
         if base_url is None and "base_url" not in document:
             for step in spec.all_steps():
@@ -435,7 +456,12 @@ class _Builder:
                 max_body = float(value)
         cert = self.cert(data)
         return Defaults(
-            headers=headers, timeout=timeout, verify=verify, cert=cert, max_body_mb=max_body
+            headers=headers,
+            timeout=timeout,
+            verify=verify,
+            cert=cert,
+            max_body_mb=max_body,
+            continue_on_failure=self.flag(data, "continue_on_failure", False),
         )
 
     def file(self, path: Any, at: Source, what: str) -> str | None:
@@ -662,6 +688,7 @@ class _Builder:
             self.diagnostics.append(Diagnostic(exc.message, Source(path, *exc.position)))
             return None
         builder = _Builder(path, (*self.chain, path), self.sources)
+        builder.keep_going = self.keep_going  # the including file's defaults apply
         result = builder.included(document)
         # The schema speaks for an included file too, where the loader said nothing.
         builder.diagnostics += check_document(document, path, builder.diagnostics)
@@ -683,7 +710,9 @@ class _Builder:
         loop = self.loop(data)
         retry = self.retry(data)
         delay = self.number(data, "delay", 0.0, 3600.0) or 0.0
-        continue_on_failure = self.flag(data, "continue_on_failure", False)
+        continue_on_failure = self.flag(data, "continue_on_failure", self.keep_going)
+        skip = self.reason(data, "skip", "skip: true")
+        xfail = self.reason(data, "xfail", "")
         if request is None:
             return None
         return Step(
@@ -698,6 +727,8 @@ class _Builder:
             retry=retry,
             delay=delay,
             continue_on_failure=continue_on_failure,
+            xfail=xfail,
+            skip=skip,
             tags=tags,
         )
 
@@ -709,6 +740,23 @@ class _Builder:
         if self.expect_type(value, bool, f"'{key}' must be true or false", where):
             return value
         return default
+
+    def reason(self, data: LocDict, key: str, given_true: str) -> str | None:
+        """skip / xfail: a reason (text), or true (``given_true``); false or absent is None
+        (not marked). Plain text, not a template: nothing is rendered for it."""
+        if key not in data:
+            return None
+        value = data[key]
+        if isinstance(value, bool):
+            return given_true if value else None
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+        found = "an empty string" if isinstance(value, str) else _type_name(value)
+        self.error(
+            f"'{key}' takes a reason (text) or true, found {found}",
+            self.source(data, key, value=True),
+        )
+        return None
 
     def condition(self, data: LocDict, key: str) -> Any:
         """when / until: a Jinja expression, bare or in {{ }}; true and false also do."""

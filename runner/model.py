@@ -104,7 +104,10 @@ class Step:
     loop: Any = None  # a list (or an expression giving one): run once per item
     retry: Retry | None = None
     delay: float = 0.0  # seconds to wait before the step
-    continue_on_failure: bool = False
+    continue_on_failure: bool = False  # the step's own, else defaults.continue_on_failure
+    # ``xfail: REASON`` (true: ""): its failure is expected, its passing fails the file.
+    xfail: str | None = None
+    skip: str | None = None  # ``skip: REASON`` (true: "skip: true"): never sent, reported skipped
     base_url: Any = None  # set on steps of an included file that has its own base_url
     prefix: str = ""  # "include-step › " for steps that came from an included file
     tags: tuple[str, ...] = ()  # for --tag selection (see selection.py)
@@ -148,6 +151,7 @@ class Defaults:
     verify: Any = True  # true, false, a CA bundle path, or a template giving one of them
     cert: ClientCert | None = None
     max_body_mb: float = DEFAULT_MAX_BODY_MB
+    continue_on_failure: bool = False  # the loader gives it to each step without its own
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +166,9 @@ class Spec:
     lines: tuple[str, ...] = ()  # the file's text, so reports can quote the failing line
     finally_steps: tuple[Item, ...] = ()  # run after the steps, whatever happened
     fixtures: tuple[FixtureName, ...] = ()  # started before the first step, stopped after all
+    skip: str | None = None  # ``skip: REASON``: no step runs, no fixture starts
+    when: Any = None  # run the file only when this is true (once, with the file's variables)
+    when_text: str = ""  # the expression as written, for the skip reason
     # The text of every file involved (included ones too), by path.
     sources: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 

@@ -12,7 +12,10 @@ warning, so installing apirun never breaks another project's test run.
 
 A file is one item, as a file is one session with steps that depend on each other: it
 passes when every step passes, and its failure report is the console's report of the
-file. Tags of the file and its steps are keywords, so ``-k smoke`` selects by tag.
+file. A file its own ``skip:`` or ``when:`` leaves out is skipped (pytest's skip, with the
+reason); one whose steps passed but for expected failures (``xfail:``) is xfailed, with
+each step's reason; a step marked xfail that passes fails the file, as pytest's strict
+xfail. Tags of the file and its steps are keywords, so ``-k smoke`` selects by tag.
 Imported by nothing in runner, and it imports nothing of runner until a spec is collected,
 so it costs other projects' test runs nothing.
 """
@@ -311,6 +314,7 @@ class SpecItem(pytest.Item):
         failed = next((file for file in result.files if not file.passed), None)
         if failed is not None:  # the setup's report when it failed, else the file's
             raise SpecFailed(failed, settings.secrets | failed.secrets)
+        expected_outcome(result.files[-1])
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, SpecFailed):
@@ -319,6 +323,20 @@ class SpecItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, f"apirun spec: {self.spec.name}"
+
+
+def expected_outcome(file: Any) -> None:
+    """A file that passed, in pytest's words: skipped when the file itself was (its ``skip:``
+    or ``when:``), xfailed when a step failed as expected (``xfail:``), else passed."""
+    from runner.masking import mask
+    from runner.results import Outcome
+
+    if file.skip_reason is not None:
+        pytest.skip(file.skip_reason)
+    xfailed = [step for step in file.steps if step.outcome is Outcome.XFAIL]
+    if xfailed:
+        reasons = "; ".join(f"step '{step.name}': {step.xfail_message}" for step in xfailed)
+        pytest.xfail(mask(reasons, file.secrets, file.own_text))
 
 
 class SpecFailed(Exception):
@@ -338,14 +356,14 @@ class SpecFailed(Exception):
             format_file_header,
             format_step,
         )
-        from runner.results import Outcome
+        from runner.results import FAILING, Outcome
 
         file, style = self.result, Style(False)
         if file.error is not None:
             headline = f"the file could not start: {file.error.message}"
             line = file.error.source.line
         else:
-            failed = next(s for s in file.steps if s.outcome in (Outcome.FAILED, Outcome.ERROR))
+            failed = next(s for s in file.steps if s.outcome in FAILING)
             headline = f"step '{failed.name}' failed: " + "; ".join(failure_messages(failed))
             line = failed.source.line
         # The headline first: with pytest-xdist the report travels as text, and pytest's
@@ -355,8 +373,10 @@ class SpecFailed(Exception):
             lines.append(format_file_error(file, style))
         lines += [format_step(file.spec, step, style, self.secrets) for step in file.steps]
         passed, skipped = file.count(Outcome.PASSED), file.count(Outcome.SKIPPED)
-        failed_count = len(file.steps) - passed - skipped
-        lines.append(f"{passed} passed, {failed_count} failed, {skipped} skipped")
+        xfailed = file.count(Outcome.XFAIL)
+        failed_count = len(file.steps) - passed - skipped - xfailed
+        summary = f"{passed} passed, {failed_count} failed, {skipped} skipped"
+        lines.append(summary + (f", {xfailed} xfailed" if xfailed else ""))
         own = file.own_text
         text = mask("\n".join(lines), self.secrets, own)
         return FailureReport(text, Crash(file.spec.path, line, mask(headline, self.secrets, own)))

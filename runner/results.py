@@ -16,6 +16,8 @@ class Outcome(StrEnum):
     FAILED = "failed"  # an expectation or a capture did not hold
     ERROR = "error"  # the step could not run: transport failure or template/spec problem
     SKIPPED = "skipped"
+    XFAIL = "xfail"  # a step marked xfail failed, as expected: the file does not fail
+    XPASS = "xpass"  # a step marked xfail passed: the file fails (pytest's strict mode)
 
 
 class ErrorKind(StrEnum):
@@ -69,6 +71,7 @@ class StepResult:
     captures: list[CaptureResult] = field(default_factory=list)
     error: StepError | None = None
     skip_reason: str | None = None
+    xfail_reason: str | None = None  # the step's ``xfail:`` ("" for true), when it has one
     attempts: int = 1  # more than one when the step has retry:
     reauthenticated: bool = False  # the cloud's token got 401: a new one, and sent again
 
@@ -79,6 +82,19 @@ class StepResult:
     @property
     def failed_captures(self) -> list[CaptureResult]:
         return [c for c in self.captures if c.error is not None]
+
+    @property
+    def xfail_message(self) -> str | None:
+        """'expected failure: REASON' or 'unexpectedly passed: REASON', as every report says."""
+        words = _XFAIL_WORDS.get(self.outcome)
+        if words is None:
+            return None
+        return f"{words}: {self.xfail_reason}" if self.xfail_reason else words
+
+
+_XFAIL_WORDS = {Outcome.XFAIL: "expected failure", Outcome.XPASS: "unexpectedly passed"}
+# What fails a file (and the run): an expected failure (XFAIL) does not.
+FAILING = frozenset({Outcome.FAILED, Outcome.ERROR, Outcome.XPASS})
 
 
 @dataclass(slots=True)
@@ -91,14 +107,14 @@ class FileResult:
     captured: dict[str, Any] = field(default_factory=dict)  # what its steps captured, by name
     verify: bool | str = True  # TLS verification as run: true, false or a CA bundle's path
     cert: ClientCert | None = None  # the file's TLS client certificate, as run
+    skip_reason: str | None = None  # the whole file was skipped (skip:, or when: false)
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for step in self.steps if step.outcome is outcome)
 
     @property
     def passed(self) -> bool:
-        bad = (Outcome.FAILED, Outcome.ERROR)
-        return self.error is None and not any(s.outcome in bad for s in self.steps)
+        return self.error is None and not any(s.outcome in FAILING for s in self.steps)
 
     @property
     def own_text(self) -> tuple[str, ...]:
@@ -108,7 +124,8 @@ class FileResult:
 
     @property
     def spec_errors(self) -> int:
-        errors = [self.error] + [s.error for s in self.steps]
+        # An expected failure is no spec error: a variable an earlier step did not capture.
+        errors = [self.error] + [s.error for s in self.steps if s.outcome is not Outcome.XFAIL]
         return sum(1 for e in errors if e is not None and e.kind is ErrorKind.SPEC)
 
 

@@ -355,14 +355,74 @@ def test_skip_xfail_poll_ssl_and_use_prior_test_are_translated_or_reported(capsy
     )
     result = run_cli(capsys, "import", "gabbi", str(source), "-o", str(tmp_path / "out"))
     assert result.code == 0, result.text
-    assert "test 'skipped': skip: not today" in result.err
-    assert "test 'expected to fail': xfail" in result.err
+    assert "skip" not in result.err and "xfail" not in result.err  # translated: no notes
     assert "use_prior_test: false" in result.err
     spec = tmp_path / "out" / "t.yaml"
     # The app answers for https://gabbi.test too? Only base_url's origin is in-process, so
     # the TLS test runs with base_url https as gabbi's ssl: true does.
     steps = run(spec).steps
-    assert [s.outcome for s in steps[:3]] == [S, P, F]
+    assert [s.outcome for s in steps[:3]] == [S, P, Outcome.XFAIL]
+    assert steps[0].skip_reason == "not today" and steps[0].request is None
+
+
+def test_an_xfail_test_that_fails_is_an_expected_failure_and_one_that_passes_fails(
+    capsys, tmp_path
+):
+    spec = convert(
+        capsys,
+        tmp_path,
+        """
+        tests:
+        - name: known bug
+          GET: /status/500
+          xfail: true
+        - name: wrong body
+          GET: /echo
+          xfail: true
+          response_json_paths:
+            $.REQUEST_METHOD: POST
+        - name: runs after them
+          GET: /status/200
+        """,
+    )
+    result = run_cli(capsys, "--app", "tests.app:make_app()", str(spec))
+    assert result.code == 0, result.text
+    assert "1 passed, 0 failed, 0 skipped, 2 xfailed" in result.out
+    assert "XFAIL  known bug" in result.out and "(expected failure)" in result.out
+    fixed = convert(
+        capsys,
+        tmp_path,
+        """
+        tests:
+        - name: fixed now
+          GET: /status/200
+          xfail: true
+        - name: still runs
+          GET: /status/200
+        """,
+        name="fixed.yaml",
+    )
+    result = run_cli(capsys, "--app", "tests.app:make_app()", str(fixed))
+    assert result.code == 1
+    assert "XPASS  fixed now" in result.out and "(unexpectedly passed)" in result.out
+    assert "1 passed, 1 failed, 0 skipped" in result.out  # the file went on, as under gabbi
+
+
+def test_a_skip_that_is_a_replacer_decides_when_the_test_runs(capsys, tmp_path, monkeypatch):
+    spec = convert(
+        capsys,
+        tmp_path,
+        """
+        tests:
+        - name: maybe
+          GET: /status/200
+          skip: $ENVIRON['SKIP_MAYBE']
+        """,
+    )
+    monkeypatch.setenv("SKIP_MAYBE", "")
+    assert outcomes(spec) == [P]  # gabbi: an empty reason does not skip
+    monkeypatch.setenv("SKIP_MAYBE", "the backend is down")
+    assert outcomes(spec) == [S]
 
 
 def test_fixtures_need_a_module_and_then_run(capsys, tmp_path, monkeypatch):

@@ -196,7 +196,8 @@ def test_the_json_report_has_every_step_and_expectation(srv, capsys, tmp_path):
     assert report["format"] == 1
     assert (report["passed"], report["exit_code"]) == (False, 1)
     assert report["summary"] == {
-        "files": 1, "steps": 3, "passed": 1, "failed": 1, "errors": 0, "skipped": 1, "not_run": 0,
+        "files": 1, "steps": 3, "passed": 1, "failed": 1, "errors": 0, "skipped": 1,
+        "xfailed": 0, "xpassed": 0, "not_run": 0,
     }  # fmt: skip
     (file,) = report["files"]
     assert (file["path"], file["name"], file["passed"]) == (str(spec), "Mixed", False)
@@ -346,7 +347,20 @@ def test_the_examples_run_green_into_a_junit_report(srv, tmp_path):
     assert len(root.findall("testsuite")) == len(list(SPECS.glob("*.yaml")))
     assert int(root.get("tests")) == len(list(root.iter("testcase"))) > 0
     assert (root.get("failures"), root.get("errors")) == ("0", "0")
-    assert not [case for case in root.iter("testcase") if case.find("*") is not None]
+    marked = {
+        case.get("name"): case.find("skipped").text
+        for case in root.iter("testcase")
+        if case.find("*") is not None
+    }
+    limits = "needs a Keystone with unified limits configured (registered limits for compute)"
+    assert marked == {  # known-issues.yaml and unified-limits.yaml; nothing else
+        "version document is cacheable": "expected failure: Keystone sends no Cache-Control "
+        "header with its version document; header Cache-Control exists: expected to exist, "
+        "got nothing",
+        "unified limits": "needs a Keystone with unified limits configured (registered limits)",
+        "log in › get token": limits,
+        "registered limits": limits,
+    }
 
 
 def test_a_failing_example_is_a_failed_testcase_with_its_message(srv, tmp_path):

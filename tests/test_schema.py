@@ -242,8 +242,13 @@ CAPTURE_SPEC = maybe(
 CAPTURE = st.dictionaries(NAMES, CAPTURE_SPEC, max_size=2)
 STEP = mapping(
     {"name": maybe(st.sampled_from(["s1", "s2", "s3", " "])), "request": maybe(REQUEST)},
-    {"expect": maybe(EXPECT), "capture": maybe(CAPTURE)},
-    ("captur",),
+    {
+        "expect": maybe(EXPECT),
+        "capture": maybe(CAPTURE),
+        "xfail": maybe(st.booleans() | TEXT),
+        "skip": maybe(st.booleans() | TEXT | st.just("  ")),
+    },
+    ("captur", "xfial"),
 )
 DOCUMENT = maybe(
     mapping(
@@ -251,6 +256,8 @@ DOCUMENT = maybe(
         {
             "name": maybe(TEXT),
             "base_url": maybe(st.just("http://127.0.0.1:9")),
+            "skip": maybe(TEXT | st.booleans()),
+            "when": maybe(st.sampled_from(["a == 1", True, "{{ b }}"])),
             "vars": maybe(st.dictionaries(NAMES, JUNK, max_size=2)),
             "defaults": maybe(
                 mapping(
@@ -260,6 +267,7 @@ DOCUMENT = maybe(
                         "timeout": maybe(st.sampled_from([1, 2.5])),
                         "verify": maybe(st.booleans()),
                         "max_body_mb": maybe(st.sampled_from([1, 0.5])),
+                        "continue_on_failure": maybe(st.booleans()),
                     },
                     ("timout",),
                 )

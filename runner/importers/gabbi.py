@@ -9,7 +9,8 @@ templates where the replacers were. ``$ENVIRON`` reads ``env``; ``$URL``/``$LAST
 the URL template of the test referred to; ``$SCHEME``/``$NETLOC`` come from base_url.
 
 gabbi's defaults become explicit: status 200 unless given, redirects not followed, and
-every step continues on failure (a failed gabbi test does not stop its file). What cannot
+every step continues on failure (``defaults.continue_on_failure``: a failed gabbi test does
+not stop its file). ``xfail`` and ``skip`` keep their names and meaning. What cannot
 be translated is listed per test; a file that cannot be converted at all stops the whole
 import, and nothing is written.
 """
@@ -275,25 +276,19 @@ class _File:
             request["follow_redirects"] = False
         if data["timeout"] != 30:
             request["timeout"] = float(data["timeout"])
-        step: dict[str, Any] = {"name": test.name, "request": request}
+        step: dict[str, Any] = {"name": test.name}
+        if data["skip"]:
+            step.update(self.skip(data["skip"]))
+        if data["xfail"]:
+            step["xfail"] = True  # gabbi's is a flag: any failure or error is expected
+        step["request"] = request
         step["expect"] = self.expect(data)
-        step["continue_on_failure"] = True
         if data["poll"]:
             poll = data["poll"]
             step["retry"] = {
                 "times": int(float(poll.get("count", 1))),
                 "delay": float(poll.get("delay", 1)),
             }
-        if data["skip"]:
-            step["when"] = False
-            step["tags"] = ["skipped"]
-            self.note(f"skip: {data['skip']} — the step is kept with 'when: false'")
-        if data["xfail"]:
-            step["tags"] = [*step.get("tags", []), "xfail"]
-            self.note(
-                "xfail: apirun has no expected failures; the step is tagged xfail "
-                "(leave it out with --tag, or fix the test)"
-            )
         for key, why in (
             ("verbose", "verbose: use apirun -v"),
             ("cert_validate", "cert_validate: false: set defaults.verify: false in the file"),
@@ -306,6 +301,18 @@ class _File:
         if data["use_prior_test"] is False:
             self.note("use_prior_test: false has no effect: apirun runs the whole file in order")
         return step
+
+    def skip(self, value: Any) -> dict[str, Any]:
+        """gabbi's ``skip: REASON`` as apirun's. gabbi renders it first and skips when the
+        text is not empty, so a reason that is one replacer ($ENVIRON['SKIP_X']) decides when
+        the test runs: that becomes ``when: not (...)``."""
+        if not isinstance(value, str):
+            return {"skip": True if value is True else str(value)}
+        whole = _REPLACER.fullmatch(value.strip())
+        expression = self.expression(whole) if whole else None
+        if expression is not None and not expression.startswith("__"):
+            return {"when": f"not ({expression})"}
+        return {"skip": value.strip() or True}
 
     def header_value(self, value: Any) -> str:
         return _python_text(self.template(value))
@@ -475,6 +482,7 @@ def convert_text(
         "name": path.stem,
         "base_url": "{{ " + BASE_VARIABLE + " }}",
         "vars": {BASE_VARIABLE: DEFAULT_BASE},
+        "defaults": {"continue_on_failure": True},  # a failed gabbi test does not stop its file
     }
     fixtures = document.get("fixtures") or []
     if fixtures:

@@ -18,7 +18,7 @@ from ..messages import Headers, Response, SentRequest
 from ..model import Spec
 from ..operators import EQUALS, MISSING, QUERIES, STATUS, failure_text, show
 from ..operators.bodyschema import SCHEMA
-from ..results import ExpectationResult, FileResult, Outcome, RunResult, StepResult
+from ..results import FAILING, ExpectationResult, FileResult, Outcome, RunResult, StepResult
 from ..source import Source
 from .progress import LiveProgress
 
@@ -31,6 +31,8 @@ _MARKS = {
     Outcome.FAILED: ("FAIL ", "31"),
     Outcome.ERROR: ("ERROR", "31"),
     Outcome.SKIPPED: ("SKIP ", "33"),
+    Outcome.XFAIL: ("XFAIL", "33"),
+    Outcome.XPASS: ("XPASS", "31"),
 }
 
 
@@ -85,8 +87,10 @@ def _status_failed(step: StepResult) -> bool:
 
 
 def failure_messages(step: StepResult) -> list[str]:
-    """One line per thing that went wrong in a step, as the console lists them."""
-    messages = [step.error.message] if step.error is not None else []
+    """One line per thing that went wrong in a step, as the console lists them (for a step
+    marked xfail, first whether that was expected)."""
+    messages = [step.xfail_message] if step.xfail_message else []
+    messages += [step.error.message] if step.error is not None else []
     messages += [describe_failure(e) for e in step.failed_expectations]
     if _status_failed(step) and step.failed_captures:
         # The wrong status explains the missing values; one line instead of one per capture.
@@ -172,15 +176,17 @@ def format_step(
         parts.append(str(step.response.status))
     if step.outcome is Outcome.SKIPPED:
         parts.append(style.dim(f"(skipped: {step.skip_reason})"))
-    elif step.outcome is not Outcome.SKIPPED and step.request is not None:
+    elif step.request is not None:
         parts.append(style.dim(f"{step.duration_ms:.0f} ms"))
+    if step.xfail_message:
+        parts.append(style.paint(f"({step.xfail_message})", color))
     if step.attempts > 1:
         parts.append(style.dim(f"({step.attempts} attempts)"))
     if step.reauthenticated:
         parts.append(style.dim("(401: logged in to the cloud again and resent)"))
     lines = ["  ".join(parts).rstrip()]
     indent = "        "
-    failed = step.outcome in (Outcome.FAILED, Outcome.ERROR)
+    failed = step.outcome in FAILING
     if step.error is not None:
         lines.append(indent + style.paint(step.error.message, "31"))
         lines += format_location(
@@ -302,10 +308,13 @@ def format_file_error(file: FileResult, style: Style) -> str:
 
 def format_summary(run: RunResult, style: Style) -> str:
     passed = run.count(Outcome.PASSED)
-    failed = run.count(Outcome.FAILED) + run.count(Outcome.ERROR)
+    failed = sum(run.count(outcome) for outcome in FAILING)  # an unexpected pass too
     skipped = run.count(Outcome.SKIPPED)
     files = len(run.files)
     text = f"{passed} passed, {failed} failed, {skipped} skipped"
+    xfailed = run.count(Outcome.XFAIL)
+    if xfailed:
+        text += f", {xfailed} xfailed"
     detail = f"{files} file{'s' if files != 1 else ''}, {run.duration_ms / 1000:.2f} s"
     if run.not_run:
         count = len(run.not_run)

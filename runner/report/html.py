@@ -18,7 +18,7 @@ from html import escape
 from .. import __version__
 from ..masking import mask, mask_header
 from ..messages import Headers, Response, SentRequest
-from ..results import FileResult, Outcome, RunResult, StepResult
+from ..results import FAILING, FileResult, Outcome, RunResult, StepResult
 from ..source import Source
 from .console import describe_failure, format_value
 
@@ -29,12 +29,16 @@ _LABELS = {
     Outcome.FAILED: "FAIL",
     Outcome.ERROR: "ERROR",
     Outcome.SKIPPED: "SKIP",
+    Outcome.XFAIL: "XFAIL",
+    Outcome.XPASS: "XPASS",
 }
 _COLORS = {
     Outcome.PASSED: "#2e7d32",
     Outcome.FAILED: "#c62828",
     Outcome.ERROR: "#6a1b9a",
     Outcome.SKIPPED: "#9e9e9e",
+    Outcome.XFAIL: "#ef6c00",
+    Outcome.XPASS: "#c62828",
 }
 
 _STYLE = """
@@ -47,12 +51,13 @@ main{padding:8px 24px 40px}
 .bar span{display:block;height:100%}
 .counts span{margin-right:16px;font-weight:600}
 span.passed{color:#2e7d32}span.failed{color:#c62828}span.error{color:#6a1b9a}
-span.skipped{color:#757575}
+span.skipped{color:#757575}span.xfail{color:#ef6c00}span.xpass{color:#c62828}
 section.file{background:#fff;border:1px solid #ddd;border-radius:6px;margin:16px 0;padding:8px 16px}
 section.file h2{font-size:16px;margin:8px 0}
 details.step{border-top:1px solid #eee;padding:4px 0}
 details.step>summary{cursor:pointer;list-style-position:inside;padding:2px 0}
-details.step.failed>summary,details.step.error>summary{background:#fdecea}
+details.step.failed>summary,details.step.error>summary,details.step.xpass>summary{
+background:#fdecea}
 .mark{display:inline-block;width:52px;font-weight:700}
 .dim{color:#757575}
 .failure{background:#fdecea;border-left:4px solid #c62828;padding:6px 10px;margin:6px 0}
@@ -86,7 +91,11 @@ def html_report(run: RunResult, secrets: Iterable[str] = ()) -> bytes:
 
 
 def _summary(run: RunResult) -> str:
-    counts = {outcome: run.count(outcome) for outcome in Outcome}
+    counts = {
+        outcome: run.count(outcome)
+        for outcome in Outcome
+        if run.count(outcome) or outcome not in (Outcome.XFAIL, Outcome.XPASS)
+    }
     total = sum(counts.values()) or 1
     bar = "".join(
         f'<span class="{o.value}" style="width:{100 * n / total:.3f}%;background:{_COLORS[o]}"'
@@ -165,7 +174,7 @@ def _file(file: FileResult, number: int, hidden: set[str]) -> str:
 
 
 def _step(file: FileResult, step: StepResult, index: str, hidden: set[str]) -> str:
-    bad = step.outcome in (Outcome.FAILED, Outcome.ERROR)
+    bad = step.outcome in FAILING
     words = [f'<span class="mark {step.outcome.value}">{_LABELS[step.outcome]}</span>']
     words.append(f"<b>{escape(step.name)}</b>")
     if step.request is not None:
@@ -178,6 +187,9 @@ def _step(file: FileResult, step: StepResult, index: str, hidden: set[str]) -> s
         words.append(f'<span class="dim">{step.attempts} attempts</span>')
     if step.skip_reason:
         words.append(f'<span class="dim">skipped: {escape(mask(step.skip_reason, hidden))}</span>')
+    if step.xfail_message:
+        text = escape(mask(step.xfail_message, hidden))
+        words.append(f'<span class="{step.outcome.value}">{text}</span>')
     identifier = f"step-{index}"
     out = [
         f'<details class="step {step.outcome.value}" id="{identifier}"{" open" if bad else ""}>',

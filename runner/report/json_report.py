@@ -1,7 +1,8 @@
 """The JSON report: every file and step of a run as data, for scripts and dashboards.
 
-A pure function of the results. Each step has its name, outcome, request method and URL,
-response status, duration, the names of its captures (never their values) and each
+A pure function of the results. Each step has its name, outcome (passed, failed, error,
+skipped; xfail and xpass for a step marked xfail that failed or passed), request method and
+URL, response status, duration, the names of its captures (never their values) and each
 expectation with its expected and actual value. Secrets are always masked, also inside
 values. ``format`` is bumped if a key changes meaning; keys may be added.
 """
@@ -37,6 +38,8 @@ def json_report(run: RunResult, secrets: Iterable[str] = ()) -> dict[str, Any]:
             "failed": run.count(Outcome.FAILED),
             "errors": run.count(Outcome.ERROR),
             "skipped": run.count(Outcome.SKIPPED),
+            "xfailed": run.count(Outcome.XFAIL),
+            "xpassed": run.count(Outcome.XPASS),
             "not_run": len(run.not_run),
         },
         "files": files,
@@ -56,6 +59,7 @@ def _file(file: FileResult, secrets: set[str]) -> dict[str, Any]:
         "passed": file.passed,
         "duration_ms": round(file.duration_ms, 3),
         "error": _error(file.error),
+        "skip_reason": file.skip_reason,
         "steps": [_step(step) for step in file.steps],
     }
     return _masked(data, tuple(secrets), file.own_text)
@@ -71,6 +75,7 @@ def _step(step: StepResult) -> dict[str, Any]:
         "request": None if request is None else {"method": request.method, "url": request.url},
         "status": None if step.response is None else step.response.status,
         "skip_reason": step.skip_reason,
+        "xfail_reason": step.xfail_reason,
         "reauthenticated": step.reauthenticated,
         "error": _error(step.error),
         "captures": [

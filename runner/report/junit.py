@@ -3,10 +3,12 @@
 A pure function of the results. One ``<testsuite>`` per spec file and one ``<testcase>`` per
 step, with its time. A step whose expectations or captures did not hold is a ``<failure>``;
 one that could not run (the request failed, a template could not render) is an ``<error>``;
-a skipped step is ``<skipped>`` with the reason as its text. The message attribute lists
-what failed; the element's text is the console's report of the step (expected and actual
-values, spec lines, the request as sent, the start of the response). Secrets are always
-masked.
+a skipped step is ``<skipped>`` with the reason as its text, and so is an expected failure
+(``expected failure: REASON``, then what failed), as pytest reports an xfail; a step marked
+xfail that passed is a ``<failure>`` of type ``xpass`` (``unexpectedly passed: REASON``).
+The message attribute lists what failed; the element's text is the console's report of the
+step (expected and actual values, spec lines, the request as sent, the start of the
+response). Secrets are always masked.
 
 The shape fits the strictest common schema, the one Jenkins and JUnit 5 publish
 (jenkins-junit.xsd): no element or attribute outside it, so strict readers accept it.
@@ -21,7 +23,7 @@ from collections.abc import Iterable
 from pathlib import PurePosixPath
 
 from ..masking import mask
-from ..results import FileResult, Outcome, RunResult, StepResult
+from ..results import FAILING, FileResult, Outcome, RunResult, StepResult
 from .console import Style, failure_messages, format_step
 
 # Characters XML 1.0 cannot carry at all, even escaped (control characters from a body).
@@ -77,8 +79,13 @@ def _case(file: FileResult, step: StepResult, classname: str, secrets: set[str])
     if step.outcome is Outcome.SKIPPED:
         # Text, not a message attribute: the schema makes <skipped> a plain string.
         ET.SubElement(case, "skipped").text = _text(step.skip_reason or "skipped", secrets)
-    elif step.outcome in (Outcome.FAILED, Outcome.ERROR):
-        if step.error is not None:  # transport or spec problem: the step could not run
+    elif step.outcome is Outcome.XFAIL:  # skipped, as pytest reports an xfail
+        text = "; ".join(failure_messages(step))
+        ET.SubElement(case, "skipped").text = _text(text, secrets, file.own_text)
+    elif step.outcome in FAILING:
+        if step.outcome is Outcome.XPASS:
+            tag, kind = "failure", "xpass"
+        elif step.error is not None:  # transport or spec problem: the step could not run
             tag, kind = "error", step.error.kind.value
         else:
             tag, kind = "failure", "expectation" if step.failed_expectations else "capture"

@@ -61,6 +61,16 @@ _TOP: Schema = {
             "errorMessage": "'fixtures' is a list of MODULE:CLASS, such as "
             "[myproject.fixtures:Database]",
         },
+        "skip": {
+            "description": "Skip the whole file: no step runs, no fixture starts; every step "
+            "is reported skipped with this reason (true: no reason given).",
+            "$ref": "#/definitions/reason",
+        },
+        "when": {
+            "description": "Run the file only when this expression is true: evaluated once, "
+            "with the file's variables, before the first step; false skips every step.",
+            "$ref": "#/definitions/condition",
+        },
         "steps": {
             "description": "The steps, run in order. At least one.",
             "type": "array",
@@ -198,6 +208,11 @@ _DEFINITIONS: Schema = {
                 "type": "number",
                 "exclusiveMinimum": 0,
             },
+            "continue_on_failure": {
+                "description": "Every step keeps going after a failure, as if it said "
+                "continue_on_failure: true (a step's own setting wins).",
+                "type": "boolean",
+            },
         },
     },
     "step": {
@@ -220,6 +235,16 @@ _DEFINITIONS: Schema = {
             "when": {
                 "description": "Run the step only when this expression is true.",
                 "$ref": "#/definitions/condition",
+            },
+            "skip": {
+                "description": "Never send this step: it is reported skipped with this reason "
+                "(true: no reason given).",
+                "$ref": "#/definitions/reason",
+            },
+            "xfail": {
+                "description": "The step is expected to fail (true, or the reason): its failure "
+                "is reported as expected and does not fail the file; its passing does.",
+                "$ref": "#/definitions/reason",
             },
             "loop": {
                 "description": "Run the step once per item (item, index): a "
@@ -368,6 +393,11 @@ _DEFINITIONS: Schema = {
             {"type": "array", "items": {"type": "string", "pattern": "^[A-Za-z0-9_.:/-]+$"}},
         ],
         "errorMessage": "'tags' takes a word or a list of words such as [smoke]",
+    },
+    "reason": {
+        "description": "Why: a text, or true when there is nothing to say (false: not marked).",
+        "anyOf": [{"type": "boolean"}, {"type": "string", "pattern": "\\S"}],
+        "errorMessage": "skip and xfail take a reason (text) or true",
     },
     "condition": {
         "description": "A Jinja expression, bare (x == 1) or in {{ }}; true and false also do.",
