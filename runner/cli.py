@@ -389,7 +389,7 @@ def _prepare(options: argparse.Namespace, err: TextIO) -> Any:
     except SpecErrors as exc:
         style = Style(_use_color(options.color, err))
         for error in exc.errors:
-            err.write(format_spec_error(error, style) + "\n\n")
+            err.write(style.terminal(format_spec_error(error, style)) + "\n\n")
         err.write(f"apirun: {exc}; nothing was sent\n")
         return None
 
@@ -493,7 +493,8 @@ def _dry_run(options: argparse.Namespace, prepared: Any, out: TextIO) -> int:
     specs = [spec for spec in prepared.specs if selection is None or selection.selects(spec)]
     planned = plan_files(specs, prepared.options, prepared.setup)
     style = Style(_use_color(options.color, out))
-    out.write(format_plan(planned, style, prepared.secrets, options.show_secrets) + "\n")
+    plan = format_plan(planned, style, prepared.secrets, options.show_secrets)
+    out.write(style.terminal(plan) + "\n")
     return EXIT_USAGE if any(file.problems for file in planned) else EXIT_OK
 
 

@@ -358,8 +358,9 @@ class SpecFailed(Exception):
         failed_count = len(file.steps) - passed - skipped
         lines.append(f"{passed} passed, {failed_count} failed, {skipped} skipped")
         own = file.own_text
-        text = mask("\n".join(lines), self.secrets, own)
-        return FailureReport(text, Crash(file.spec.path, line, mask(headline, self.secrets, own)))
+        text = style.terminal(mask("\n".join(lines), self.secrets, own))  # pytest prints it
+        headline = style.terminal(mask(headline, self.secrets, own))
+        return FailureReport(text, Crash(file.spec.path, line, headline))
 
 
 @dataclass
