@@ -513,7 +513,7 @@ def _report_paths(options: argparse.Namespace) -> dict[str, Path]:
         if name is None:
             continue
         path = Path(name)
-        folder = path.parent
+        folder = Path(os.path.realpath(path)).parent  # a symlink's report goes to its target
         if not name or path.is_dir():
             raise UsageError(f"{flag} {name!r}: give a file name, such as report.xml")
         if not folder.is_dir():
@@ -533,13 +533,15 @@ def _report_paths(options: argparse.Namespace) -> dict[str, Path]:
 
 def _refuse_inputs(reports: dict[str, Path], inputs: Sequence[Path]) -> None:
     """A report may not replace what the run reads: a spec, an included file, the setup,
-    the vars file, apirun.yaml. Checked before anything is sent."""
+    the vars file, apirun.yaml, a body, upload, schema or certificate file a step names.
+    Checked before anything is sent."""
     read = {path.resolve() for path in inputs}
     for flag, path in reports.items():
         if path.resolve() in read:
             raise UsageError(
                 f"{flag} {path} is an input of this run (a spec, an included file, the setup, "
-                "the vars file or apirun.yaml): name another file for the report"
+                "the vars file, apirun.yaml, or a file a step sends or checks against): name "
+                "another file for the report"
             )
 
 
