@@ -79,7 +79,9 @@ def _run(*args: str, cwd: Path | None = None) -> tuple[int, bytes, bytes]:
 
 
 @pytest.mark.parametrize(
-    ("color", "flags"), [("always", ["-v"]), ("never", [])], ids=["colour -v", "plain"]
+    ("color", "flags"),
+    [("always", ["-v", "--show-secrets"]), ("never", [])],
+    ids=["colour -v", "plain"],
 )
 def test_a_server_cannot_write_escape_sequences_to_the_terminal(
     srv, hostile, tmp_path, flags, color
@@ -99,7 +101,7 @@ def test_a_server_cannot_write_escape_sequences_to_the_terminal(
     assert r"\x1b[2K" in text and r"PASS\x1b]0;pwned\x07" in text  # the body's lines
     if flags:
         assert r"X-Evil: \x1b[2KPASS\x1b]0;pwned\x07\x1b]52;c;ZXZpbA==\x07\x08\x9b2J\x07" in text
-        assert r"Set-Cookie: session=\x1b[2KPASS" in text
+        assert r"Set-Cookie: session=\x1b[2KPASS" in text  # a cookie value (in clear)
         assert r"X-Sent: \x1b[2KPASS" in text  # a capture sent on: still the server's text
         assert r"Location: " + f"{srv.url}/echo/" + r"\x1b]0;title\x07" in text
     if color == "always":  # the console's own colours are intact
