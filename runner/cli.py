@@ -389,7 +389,7 @@ def _prepare(options: argparse.Namespace, err: TextIO) -> Any:
     except SpecErrors as exc:
         style = Style(_use_color(options.color, err))
         for error in exc.errors:
-            err.write(format_spec_error(error, style) + "\n\n")
+            err.write(style.terminal(format_spec_error(error, style)) + "\n\n")
         err.write(f"apirun: {exc}; nothing was sent\n")
         return None
 
@@ -493,7 +493,8 @@ def _dry_run(options: argparse.Namespace, prepared: Any, out: TextIO) -> int:
     specs = [spec for spec in prepared.specs if selection is None or selection.selects(spec)]
     planned = plan_files(specs, prepared.options, prepared.setup)
     style = Style(_use_color(options.color, out))
-    out.write(format_plan(planned, style, prepared.secrets, options.show_secrets) + "\n")
+    plan = format_plan(planned, style, prepared.secrets, options.show_secrets)
+    out.write(style.terminal(plan) + "\n")
     return EXIT_USAGE if any(file.problems for file in planned) else EXIT_OK
 
 
@@ -512,7 +513,7 @@ def _report_paths(options: argparse.Namespace) -> dict[str, Path]:
         if name is None:
             continue
         path = Path(name)
-        folder = path.parent
+        folder = Path(os.path.realpath(path)).parent  # a symlink's report goes to its target
         if not name or path.is_dir():
             raise UsageError(f"{flag} {name!r}: give a file name, such as report.xml")
         if not folder.is_dir():
@@ -532,13 +533,15 @@ def _report_paths(options: argparse.Namespace) -> dict[str, Path]:
 
 def _refuse_inputs(reports: dict[str, Path], inputs: Sequence[Path]) -> None:
     """A report may not replace what the run reads: a spec, an included file, the setup,
-    the vars file, apirun.yaml. Checked before anything is sent."""
+    the vars file, apirun.yaml, a body, upload, schema or certificate file a step names.
+    Checked before anything is sent."""
     read = {path.resolve() for path in inputs}
     for flag, path in reports.items():
         if path.resolve() in read:
             raise UsageError(
                 f"{flag} {path} is an input of this run (a spec, an included file, the setup, "
-                "the vars file or apirun.yaml): name another file for the report"
+                "the vars file, apirun.yaml, or a file a step sends or checks against): name "
+                "another file for the report"
             )
 
 

@@ -110,7 +110,32 @@ def prepare(inputs: RunInputs) -> Prepared:
         read.append(Path(inputs.vars_file))
     for spec in (*specs, *([setup] if setup else [])):
         read += [Path(name) for name in spec.sources]
+        read += named_files(spec)
     return Prepared(specs, setup, options, secrets_in_variables(variables), tuple(read))
+
+
+def named_files(spec: Spec) -> list[Path]:
+    """The files a spec's steps name: a body's (``data: {file}``), the uploads, a schema
+    file, a client certificate and its key. Like the specs, no report may replace them."""
+    from .model import ClientCert
+    from .operators.bodyschema import SCHEMA, BodySchema
+
+    found: list[Path] = []
+    certs: list[ClientCert | None] = [spec.defaults.cert]
+    for step in spec.all_steps():
+        request = step.request
+        if request.body_kind == "file" and isinstance(request.body, str):
+            found.append(Path(request.body))
+        found += [Path(upload.path) for upload in request.files]
+        certs.append(request.cert)
+        for expectation in step.expectations:
+            schema = expectation.expected
+            if expectation.operator == SCHEMA and isinstance(schema, BodySchema):
+                found.append(Path(expectation.source.file).parent / schema.label)
+    for cert in certs:
+        if cert is not None:
+            found += [Path(name) for name in (cert.cert, cert.key) if name]
+    return [path for path in found if path.is_file()]
 
 
 def app_target(text: str) -> Any:

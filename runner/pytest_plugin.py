@@ -378,8 +378,9 @@ class SpecFailed(Exception):
         summary = f"{passed} passed, {failed_count} failed, {skipped} skipped"
         lines.append(summary + (f", {xfailed} xfailed" if xfailed else ""))
         own = file.own_text
-        text = mask("\n".join(lines), self.secrets, own)
-        return FailureReport(text, Crash(file.spec.path, line, mask(headline, self.secrets, own)))
+        text = style.terminal(mask("\n".join(lines), self.secrets, own))  # pytest prints it
+        headline = style.terminal(mask(headline, self.secrets, own))
+        return FailureReport(text, Crash(file.spec.path, line, headline))
 
 
 @dataclass

@@ -28,6 +28,10 @@ MAX_HEAD = 64 * 1024
 MAX_SECONDS = 5.0
 MAX_BYTES = 256 * 1024 * 1024
 CHUNK = 64 * 1024
+# What a hostile server sends to a terminal: erase the line and write a fake PASS over it
+# (CSI 2K, CR), set the window title (OSC 0), write the clipboard (OSC 52), a backspace, a
+# C1 CSI (U+009B: latin-1 in the head, UTF-8 in the body) and a bell.
+TERMINAL_ATTACK = "\x1b[2K\rPASS\x1b]0;pwned\x07\x1b]52;c;ZXZpbA==\x07\x08\x9b2J\x07"
 
 
 class FaultServer:
@@ -178,6 +182,19 @@ class FaultServer:
         target = query.get("to", ["/ok"])[0]
         _respond(connection, code, b"", "text/plain", [f"Location: {target}"])
 
+    def _terminal_attack(self, connection: socket.socket, query: dict) -> None:
+        """Escape sequences in the reason, a header, a cookie and the body (TERMINAL_ATTACK):
+        erase the line and print a fake PASS, set the window title, write the clipboard."""
+        attack = TERMINAL_ATTACK.encode("latin-1")
+        head = (
+            b"HTTP/1.1 500 Oops" + attack + b"\r\n"
+            b"Content-Type: text/plain\r\nConnection: close\r\n"
+            b"X-Evil: " + attack.replace(b"\r", b"") + b"\r\n"
+            b"Set-Cookie: session=" + attack.replace(b"\r", b"").replace(b";", b"") + b"\r\n"
+        )
+        body = b"line one\tand a tab\n" + TERMINAL_ATTACK.encode() + b"\nthe end\n"
+        connection.sendall(head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
     BEHAVIOURS: dict[str, Callable[[FaultServer, socket.socket, dict], None]] = {
         "/ok": _ok,
         "/close-before-response": _close_before_response,
@@ -195,6 +212,7 @@ class FaultServer:
         "/trickle": _trickle,
         "/trickle-head": _trickle_head,
         "/redirect": _redirect,
+        "/terminal-attack": _terminal_attack,
     }
 
 

@@ -184,3 +184,29 @@ def test_the_report_in_a_headless_browser(srv, capsys, tmp_path):
         browser.quit()
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     print(f"screenshot: {shot}")
+
+
+def test_what_a_server_sends_is_html_escaped_in_the_page(srv, capsys, tmp_path):
+    evil = "<img src=x onerror=alert(1)>"
+    (tmp_path / "a<i>.txt").write_text("<b>body</b>")
+    spec = write_spec(
+        tmp_path,
+        f"""
+        steps:
+          - name: "<script>name</script>"
+            request:
+              method: POST
+              url: {srv.url}/headers
+              params: {{X-Evil: "{evil}", Content-Type: "text/html"}}
+              data: {{file: "a<i>.txt"}}
+            expect: {{status: 201}}
+        """,
+    )
+    report = tmp_path / "report.html"
+    result = run_cli(capsys, str(spec), "--report-html", str(report))
+    assert result.code == 1, result.text
+    page = report.read_text("utf-8")
+    assert not re.search(r"<(img|script|i>)", page), page
+    assert "X-Evil: &lt;img src=x onerror=alert(1)&gt;" in page
+    assert "&lt;script&gt;name&lt;/script&gt;" in page
+    assert "(the bytes of " in page and "a&lt;i&gt;.txt)" in page

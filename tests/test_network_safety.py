@@ -105,6 +105,37 @@ def test_a_redirect_to_another_origin_carries_no_header_credential_cookie_or_bod
     assert "sent without the spec's headers, credentials, cookies or body" in result.out
 
 
+def test_v_shows_every_hop_of_a_chain_and_the_other_origin_gets_no_token(
+    srv, other, capsys, tmp_path
+):
+    other.app.reset()
+    final = f"{other.url}/echo/landed"
+    second = f"/redirect?to={final}&code=307"
+    spec = write_spec(
+        tmp_path,
+        f"""
+        base_url: {srv.url}
+        steps:
+          - name: two hops
+            request:
+              url: /redirect
+              params: {{to: "{second}", code: "301"}}
+              headers: {{X-Auth-Token: "{TOKEN}"}}
+            expect: {{status: 200}}
+        """,
+    )
+    result = run_cli(capsys, "-v", str(spec))
+    assert result.code == 0, result.text
+    hops = [line.strip() for line in result.out.splitlines() if "redirect: " in line]
+    assert [hop.split()[:2] for hop in hops] == [["redirect:", "301"], ["redirect:", "307"]]
+    assert f"Location: {second}" in result.out and f"Location: {final}" in result.out
+    assert f"→ {final}" in result.out
+    assert len(srv.app.find(path="/redirect")) == 2
+    landed = other.app.find(path="/echo/landed")
+    assert len(landed) == 1 and "x-auth-token" not in landed[0].headers
+    assert srv.app.find(path="/redirect")[1].headers["X-Auth-Token"] == TOKEN  # same origin
+
+
 def test_a_redirect_on_the_same_origin_keeps_the_headers_and_a_307_its_body(srv, capsys, tmp_path):
     spec = write_spec(
         tmp_path,

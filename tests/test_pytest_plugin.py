@@ -147,6 +147,23 @@ def test_secrets_are_masked_in_the_failure_report(pytester, srv):
     assert 'jsonpath $.query.t: expected "nope", got "***"' in result.stdout.str()
 
 
+def test_the_failure_report_escapes_what_a_server_sent(pytester):
+    from faults import FaultServer
+
+    with FaultServer() as hostile:
+        steps = f"""
+- name: attacked
+  request: {{url: "{hostile.url}/terminal-attack"}}
+  expect: {{status: 200}}
+"""
+        pytester.makefile(".yaml", test_attack="steps:\n" + steps)
+        result = pytester.runpytest(*PLUGIN)
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert not any(char in out for char in "\x1b\x07\x08\r\x9b"), repr(out)
+    assert r"response: 500 Oops\x1b[2K\rPASS\x1b]0;pwned\x07\x1b]52;c;" in out
+
+
 def test_k_selects_by_name_and_by_tag(pytester, srv):
     ping = "- {name: ping, tags: [smoke], request: {url: /json}}\n"
     pytester.makefile(".yaml", test_a=spec(srv, ping, "Alpha"))

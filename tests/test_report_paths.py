@@ -50,6 +50,43 @@ def test_a_report_path_that_is_an_input_is_a_usage_error(srv, project, report, f
     assert srv.app.requests == []  # refused before anything was sent
 
 
+@pytest.mark.parametrize(
+    ("report", "flag"),
+    [("schema.json", "--junit"), ("body.txt", "--curl"), ("upload.bin", "--report-html")],
+    ids=["schema", "data file", "upload"],
+)
+def test_a_report_path_that_a_step_names_is_a_usage_error(srv, tmp_path, report, flag):
+    (tmp_path / "schema.json").write_text('{"type": "object"}')
+    (tmp_path / "body.txt").write_text("a body")
+    (tmp_path / "upload.bin").write_bytes(b"\x00upload")
+    spec = write_spec(
+        tmp_path,
+        """
+        steps:
+          - {name: data, request: {method: POST, url: '{base}/echo', data: {file: body.txt}}}
+          - name: upload
+            request: {method: POST, url: '{base}/echo', files: {f: upload.bin}}
+            expect: {schema: schema.json}
+        """,
+        base=srv.url,
+    )
+    before = (tmp_path / report).read_bytes()
+    done = run_process(flag, report, str(spec), cwd=tmp_path)
+    assert done.code == 2, done.text
+    assert f"{flag} {report} is an input of this run" in done.err
+    assert (tmp_path / report).read_bytes() == before
+    assert srv.app.requests == []
+
+
+def test_a_symlink_into_a_missing_folder_is_refused_before_the_run(srv, tmp_path):
+    spec = write_spec(tmp_path, SPEC, base=srv.url)
+    (tmp_path / "report.xml").symlink_to(tmp_path / "gone" / "report.xml")
+    done = run_process("--junit", str(tmp_path / "report.xml"), str(spec))
+    assert done.code == 2, done.text
+    assert f"there is no folder {tmp_path / 'gone'}" in done.err
+    assert srv.app.requests == []
+
+
 def test_a_symlinked_report_is_written_through_to_its_target(tmp_path):
     target = tmp_path / "real.xml"
     target.write_bytes(b"<old/>")

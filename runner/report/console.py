@@ -21,6 +21,7 @@ from ..operators.bodyschema import SCHEMA
 from ..results import FAILING, ExpectationResult, FileResult, Outcome, RunResult, StepResult
 from ..source import Source
 from .progress import LiveProgress
+from .terminal import Screen
 
 BODY_PREVIEW = 500  # characters of a response body shown under a failure
 VERBOSE_BODY_LIMIT = 64 * 1024  # characters of a body shown with -v
@@ -37,11 +38,20 @@ _MARKS = {
 
 
 class Style:
+    """Colours for the console's own words; ``terminal`` readies a text for the terminal
+    (report/terminal.py: what came from a server is escaped, these colours are kept)."""
+
     def __init__(self, color: bool):
         self.color = color
+        self._screen = Screen()
 
     def paint(self, text: str, code: str) -> str:
-        return f"\033[{code}m{text}\033[0m" if self.color else text
+        if not self.color:
+            return text
+        return self._screen.color(code) + text + self._screen.color("0")
+
+    def terminal(self, text: str) -> str:
+        return self._screen.text(text)
 
     def bold(self, text: str) -> str:
         return self.paint(text, "1")
@@ -345,6 +355,7 @@ class ConsoleReporter:
         self.progress = progress
 
     def _write(self, text: str) -> None:
+        text = self.style.terminal(text)  # the one way out: server text escaped here
         if self.progress is not None:
             self.progress.write(text + "\n")  # in place of the live line, if one shows
             return

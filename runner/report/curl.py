@@ -19,6 +19,7 @@ from ..masking import mask, mask_header
 from ..messages import SentRequest
 from ..model import ClientCert
 from ..results import FileResult, RunResult, StepResult
+from .terminal import escape_controls
 
 INLINE_LIMIT = 64 * 1024  # a larger body goes to a file beside the script
 # Headers curl sends by itself; where apirun sent none, ``-H 'Name:'`` removes curl's.
@@ -70,7 +71,8 @@ def curl_command(
             continue  # curl writes the same from the URL and the body
         shown = value if hidden is None else mask_header(name, value, hidden)
         # "Name:" would remove the header; "Name;" is curl's way to send it empty
-        words.append("-H " + shell_quote(f"{name}: {shown}" if shown else f"{name};"))
+        header = f"{name}: {shown}" if shown else f"{name};"
+        words.append("-H " + shell_quote(header, "latin-1"))
     for name in _CURL_DEFAULTS:
         if name.lower() not in names:
             words.append(f"-H '{name}:'")
@@ -145,12 +147,14 @@ def _comment(file: FileResult, step: StepResult) -> str:
         text += f", the last of {step.attempts} attempts"
     if step.response is not None and step.response.history:
         text += f"; apirun followed {len(step.response.history)} redirect(s): add -L to follow"
-    return " ".join((text + ")").splitlines())
+    return escape_controls(" ".join((text + ")").splitlines()))
 
 
-def shell_quote(text: str) -> str:
-    """A bash word for any text: '…' when that is exact and readable, $'…' otherwise."""
-    if not any(ch < " " or ch == "\x7f" for ch in text):  # a line of text: '…' reads best
+def shell_quote(text: str, encoding: str = "utf-8") -> str:
+    """A bash word for any text: '…' when that is exact and readable, $'…' otherwise (no
+    control character is left in the script, so that printing it is safe). ``encoding``:
+    the bytes a C1 control character was sent as (header values go out as latin-1)."""
+    if not any(ch < " " or "\x7f" <= ch <= "\x9f" for ch in text):  # '…' reads best
         return shlex.quote(text)
     out = []
     for ch in text:
@@ -165,6 +169,8 @@ def shell_quote(text: str) -> str:
             out.append("\\t")
         elif code < 0x20 or code == 0x7F:
             out.append(f"\\x{code:02x}")
+        elif 0x80 <= code <= 0x9F:  # C1: the bytes that were sent
+            out.append("".join(f"\\x{byte:02x}" for byte in ch.encode(encoding)))
         elif 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
             out.append(f"\\x{code - 0xDC00:02x}")
         else:

@@ -240,7 +240,7 @@ def _request(request: SentRequest, hidden: set[str]) -> str:
     if request.body:
         body = _body(request.body, request.headers, hidden)
     elif request.body_file:
-        body = f"(the bytes of {request.body_file})"
+        body = escape(f"(the bytes of {mask(request.body_file, hidden)})")
     return "<h3>Request</h3><pre>" + escape(mask(head, hidden)) + "\n\n" + body + "</pre>"
 
 

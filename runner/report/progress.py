@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
+from .terminal import escape_controls
+
 DELAY = 1.0  # seconds a step runs before its live line shows
 INTERVAL = 0.1  # seconds between two updates of the line
 _ERASE = "\r\033[K"
@@ -20,7 +22,7 @@ _ERASE = "\r\033[K"
 
 def live_text(name: str, attempt: int, attempts: int, seconds: float, width: int) -> str:
     """The line's text, cut to the terminal's width (a wrapped line could not be erased)."""
-    text = f"… {name}"
+    text = f"… {escape_controls(name)}"
     if attempts > 1:
         text += f"  attempt {attempt}/{attempts}"
     text += f"  {seconds:.1f} s"
