@@ -212,7 +212,7 @@ class _Builder:
 
     def check_keys(
         self,
-        mapping: LocDict,
+        mapping: dict[Any, Any],
         allowed: tuple[str, ...],
         where: str,
         required: tuple[str, ...] = (),
@@ -394,7 +394,7 @@ class _Builder:
                 result.append(Variable(key, self.prepare(value, value_at), at))
         return tuple(result)
 
-    def defaults(self, data: Any, document: LocDict) -> Defaults:
+    def defaults(self, data: Any, document: dict[Any, Any]) -> Defaults:
         if data is None:
             return Defaults()
         where = self.source(document, "defaults", value=True)
@@ -498,7 +498,7 @@ class _Builder:
             self.error(f"no CA bundle {value} (looked for {path})", at)
         return str(path)
 
-    def tags(self, parent: LocDict) -> tuple[str, ...]:
+    def tags(self, parent: dict[Any, Any]) -> tuple[str, ...]:
         """``tags: [smoke, keystone]`` (or one tag as a plain string), on a file or a step."""
         if "tags" not in parent:
             return ()
@@ -589,7 +589,7 @@ class _Builder:
                     self.source(item, "name", value=True),
                 )
             label = name if isinstance(name, str) else f"step {index + 1}"
-            built = self.include(item, label, at) if "include" in item else None
+            built: Item | None = self.include(item, label, at) if "include" in item else None
             if "include" not in item:
                 built = self.step_body(item, label, at)
             if built is not None:
@@ -881,7 +881,9 @@ class _Builder:
                 continue
             where = self.source(data, key, value=True)
             checks = self.mapping(data[key], f"'expect.{key}'", where)
-            for argument, value in (checks or {}).items():
+            if checks is None:
+                continue
+            for argument, value in checks.items():
                 at = self.source(checks, argument)
                 if not isinstance(argument, str):
                     self.error(f"a {kind.name} argument must be a string, found {argument!r}", at)
@@ -931,7 +933,12 @@ class _Builder:
             return None
 
     def checks(
-        self, query: Query, parent: LocDict, key: Any, value: Any, kind: QueryKind
+        self,
+        query: Query,
+        parent: dict[Any, Any] | list[Any],
+        key: Any,
+        value: Any,
+        kind: QueryKind,
     ) -> list[Expectation]:
         """A literal means the kind's literal operator (equals; status: its shorthand); a
         mapping is operators (use equals: {...} for an object); a list of mappings, for the
@@ -957,7 +964,7 @@ class _Builder:
                 self.error(problem, at)
         return [Expectation(query, kind.literal, prepared, at)]
 
-    def operators(self, query: Query, data: LocDict) -> list[Expectation]:
+    def operators(self, query: Query, data: dict[Any, Any]) -> list[Expectation]:
         result = []
         for operator, operand in data.items():
             at = self.source(data, operator)
