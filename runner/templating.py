@@ -538,7 +538,7 @@ def _range(*args: int) -> range:
 def _environment_type() -> type:
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    class Bounded(ImmutableSandboxedEnvironment):  # type: ignore[misc]
+    class Bounded(ImmutableSandboxedEnvironment):
         """The sandbox, with ``*`` and ``**`` bounded (and so never folded at compile time:
         Jinja does not fold intercepted operators)."""
 

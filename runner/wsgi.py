@@ -138,7 +138,7 @@ class WSGIAdapter(BaseAdapter):
         self.app = app
         self._builder = HTTPAdapter()  # only for build_response: requests' own response wiring
 
-    def send(  # type: ignore[override]
+    def send(
         self, request: PreparedRequest, stream: bool = False, *args: Any, **kwargs: Any
     ) -> RequestsResponse:
         environ = wsgi_environ(request)

@@ -172,7 +172,7 @@ def format_step(
         parts.append(str(step.response.status))
     if step.outcome is Outcome.SKIPPED:
         parts.append(style.dim(f"(skipped: {step.skip_reason})"))
-    elif step.outcome is not Outcome.SKIPPED and step.request is not None:
+    elif step.request is not None:
         parts.append(style.dim(f"{step.duration_ms:.0f} ms"))
     if step.attempts > 1:
         parts.append(style.dim(f"({step.attempts} attempts)"))
