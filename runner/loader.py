@@ -230,7 +230,8 @@ class _Builder:
                 self.error(f"{where} is missing the required key '{key}'", self.source(mapping))
 
     def prepare(self, value: Any, source: Source) -> Any:
-        """Compile the templates inside a value; keep it as plain data when it has none."""
+        """Compile the templates inside a value; keep it as plain data when it has none
+        (plain dicts and lists: templates must not see the YAML positions)."""
         if isinstance(value, str):
             try:
                 return templating.compile_string(value, source)
@@ -247,14 +248,14 @@ class _Builder:
             )
             if any(isinstance(part, templating.Dynamic) for pair in items for part in pair):
                 return templating.DynDict(items)
-            return value
+            return dict(items)
         if isinstance(value, list):
             prepared = tuple(
                 self.prepare(item, self.source(value, i)) for i, item in enumerate(value)
             )
             if any(isinstance(item, templating.Dynamic) for item in prepared):
                 return templating.DynList(prepared)
-            return value
+            return list(prepared)
         return value
 
     def variable_name(self, name: Any, where: Source, what: str) -> bool:
