@@ -54,7 +54,7 @@ def checked_variables(variables: Mapping[str, Any], flag: str = "variables") -> 
 
 
 def read_vars_file(name: str, flag: str = "--vars-file") -> dict[str, Any]:
-    from .yamlsource import YAMLSyntaxError, read_yaml_file
+    from .yamlsource import YAMLSyntaxError, plain, read_yaml_file
 
     try:
         data = read_yaml_file(name)
@@ -71,7 +71,8 @@ def read_vars_file(name: str, flag: str = "--vars-file") -> dict[str, Any]:
         if key in reserved_names():
             line = data.key_position(key)[0]  # type: ignore[attr-defined]
             raise VariablesError(f"{name}:{line}: {_reserved(key)}")
-    return dict(data)
+    plain_data: dict[str, Any] = plain(data)  # templates see the values, not their positions
+    return plain_data
 
 
 def reserved_names() -> frozenset[str]:
