@@ -446,6 +446,7 @@ def _undefined_type() -> type:
 
             if exc is not None and exc is not UndefinedError:  # the sandbox's SecurityError
                 error = exc
+            # Jinja types exc as an exception class; it only ever calls it with the message.
             super().__init__(hint, obj, name, error)  # type: ignore[arg-type]
 
     return Undefined

@@ -199,8 +199,9 @@ class _Compiler:
                 return types
         if "anyOf" in node:
             branches = [self.declared_types(branch) for branch in node["anyOf"]]
-            if all(types is not None for types in branches):
-                return frozenset().union(*branches)  # type: ignore[arg-type]
+            known = [types for types in branches if types is not None]
+            if len(known) == len(branches):
+                return frozenset[str]().union(*known)
         return None
 
     def compile(self, node: Any) -> Check:
