@@ -20,6 +20,7 @@ from . import templating
 from .errors import Diagnostic, SpecError, TemplateError
 from .model import (
     DEFAULT_MAX_BODY_MB,
+    BodyKind,
     Capture,
     ClientCert,
     Defaults,
@@ -73,7 +74,7 @@ REQUEST_KEYS = (
     "timeout",
     "follow_redirects",
 )
-BODY_KEYS = ("json", "data", "form")
+BODY_KEYS: tuple[BodyKind, ...] = ("json", "data", "form")
 FILE_BODY_KEYS = ("file",)  # data: {file: PATH}
 UPLOAD_KEYS = ("file", "filename", "content_type")  # files: {FIELD: {file: PATH, …}}
 CERT_KEYS = ("cert", "key")  # cert: {cert: PATH, key: PATH}
@@ -793,7 +794,8 @@ class _Builder:
         params = self.pairs(data, "params")
         headers = self.headers(data["headers"], data, "headers") if "headers" in data else None
         bodies = [key for key in BODY_KEYS if key in data]
-        body_kind, body = None, None
+        body_kind: BodyKind | None = None
+        body = None
         if len(bodies) > 1:
             self.error(
                 f"a request has at most one body, found {' and '.join(bodies)}",
@@ -838,7 +840,7 @@ class _Builder:
             url_source=url_source,
             params=params,
             headers=headers,
-            body_kind=body_kind,  # type: ignore[arg-type]
+            body_kind=body_kind,
             body=body,
             files=files,
             cert=cert,
