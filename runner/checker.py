@@ -60,8 +60,8 @@ def check_spec(spec: Spec, given: Iterable[str] = ()) -> list[Diagnostic]:
         uses: Iterable[_Use], known: set[str], step: str | None, rows: set[str] | None = None
     ) -> None:
         for use in uses:
-            for key in use.item_keys if rows is not None else ():
-                if key not in rows:
+            for key in use.item_keys:
+                if rows is not None and key not in rows:
                     hint = _did_you_mean(key, rows) or "they have " + ", ".join(sorted(rows))
                     message = f"the loop's rows have no key '{key}' in {use.text!r}"
                     problems.append(Diagnostic(f"{message} — {hint}", use.source, step, hint))

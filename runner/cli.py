@@ -318,23 +318,24 @@ class QuietStream:
         self.broken = stream is None
 
     def write(self, text: str) -> int:
-        if not self.broken:
+        if not self.broken and self._stream is not None:
             try:
-                self._stream.write(text)  # type: ignore[union-attr]
+                self._stream.write(text)
             except (OSError, ValueError):
                 self.broken = True
         return len(text)
 
     def flush(self) -> None:
-        if not self.broken:
+        if not self.broken and self._stream is not None:
             try:
-                self._stream.flush()  # type: ignore[union-attr]
+                self._stream.flush()
             except (OSError, ValueError):
                 self.broken = True
 
     def isatty(self) -> bool:
         try:
-            return not self.broken and bool(self._stream.isatty())  # type: ignore[union-attr]
+            stream = self._stream
+            return not self.broken and stream is not None and bool(stream.isatty())
         except (OSError, ValueError):
             return False
 

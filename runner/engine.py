@@ -38,7 +38,7 @@ from .model import (
     Step,
 )
 from .operators import MISSING, NOT_FOUND, QUERIES, Mismatch, check_operand, evaluate
-from .operators.bodyschema import SCHEMA
+from .operators.bodyschema import SCHEMA, BodySchema
 from .payloads import OCTET_STREAM, PayloadError, cloud_cert
 from .results import (
     FAILING,
@@ -192,13 +192,16 @@ def _run_file(
         except TemplateError as exc:
             result.error = _spec_error_at(exc, spec)
             return
-        verify = spec.defaults.verify
-        if isinstance(verify, templating.Dynamic):
+        verify: bool | str
+        template = spec.defaults.verify
+        if isinstance(template, templating.Dynamic):
             try:
-                verify = rendered_verify(spec, templating.render(verify, scope))
+                verify = rendered_verify(spec, templating.render(template, scope))
             except TemplateError as exc:
                 result.error = _spec_error_at(exc, spec)
                 scope = None
+        else:
+            verify = template
     cert = spec.defaults.cert
     if scope is not None and cert is None:
         try:
@@ -251,7 +254,10 @@ def rendered_verify(spec: Spec, value: Any) -> bool | str:
         return False
     path = Path(spec.path).parent / Path(text).expanduser()
     if not path.exists():
-        source = spec.defaults.verify.source
+        template = spec.defaults.verify
+        source = (
+            template.source if isinstance(template, templating.Expr | templating.Text) else None
+        )
         raise TemplateError(f"no CA bundle {text} (looked for {path})", source)
     return str(path)
 
@@ -789,7 +795,8 @@ def render_request(
     if kind is None:
         return request
     if kind == "file":  # streamed from disk by the transport
-        return replace(request, file=spec_request.body, headers=_binary(headers, spec_request))
+        path = str(spec_request.body)  # the loader resolved it against the spec's folder
+        return replace(request, file=path, headers=_binary(headers, spec_request))
     body = templating.render(spec_request.body, scope)
     if kind == "json" and body is None:  # requests sends nothing for json=None; null it is
         if not any(name.lower() == "content-type" for name in headers):
@@ -908,7 +915,9 @@ def _expect(
 def _expect_schema(expectation: Expectation, response: Response) -> ExpectationResult:
     """expect.schema: the JSON body against a schema compiled when the spec loaded; actual is
     the list of violations, each with its JSON path."""
-    schema = expectation.expected  # operators.bodyschema.BodySchema
+    schema = expectation.expected
+    if not isinstance(schema, BodySchema):  # the loader compiles every expect.schema
+        raise TypeError(f"expect.schema holds {type(schema).__name__}, not a compiled schema")
     result = ExpectationResult(
         subject=f"{SCHEMA} {schema.label}",
         operator=SCHEMA,

@@ -20,6 +20,7 @@ from . import templating
 from .errors import Diagnostic, Partial, SpecError, TemplateError
 from .model import (
     DEFAULT_MAX_BODY_MB,
+    BodyKind,
     Capture,
     ClientCert,
     Defaults,
@@ -87,7 +88,7 @@ REQUEST_KEYS = (
     "timeout",
     "follow_redirects",
 )
-BODY_KEYS = ("json", "data", "form")
+BODY_KEYS: tuple[BodyKind, ...] = ("json", "data", "form")
 FILE_BODY_KEYS = ("file",)  # data: {file: PATH}
 UPLOAD_KEYS = ("file", "filename", "content_type")  # files: {FIELD: {file: PATH, …}}
 CERT_KEYS = ("cert", "key")  # cert: {cert: PATH, key: PATH}
@@ -240,7 +241,7 @@ class _Builder:
 
     def check_keys(
         self,
-        mapping: LocDict,
+        mapping: dict[Any, Any],
         allowed: tuple[str, ...],
         where: str,
         required: tuple[str, ...] = (),
@@ -258,7 +259,8 @@ class _Builder:
                 self.error(f"{where} is missing the required key '{key}'", self.source(mapping))
 
     def prepare(self, value: Any, source: Source) -> Any:
-        """Compile the templates inside a value; keep it as plain data when it has none."""
+        """Compile the templates inside a value; keep it as plain data when it has none
+        (plain dicts and lists: templates must not see the YAML positions)."""
         if isinstance(value, str):
             try:
                 return templating.compile_string(value, source)
@@ -275,14 +277,14 @@ class _Builder:
             )
             if any(isinstance(part, templating.Dynamic) for pair in items for part in pair):
                 return templating.DynDict(items)
-            return value
+            return dict(items)
         if isinstance(value, list):
             prepared = tuple(
                 self.prepare(item, self.source(value, i)) for i, item in enumerate(value)
             )
             if any(isinstance(item, templating.Dynamic) for item in prepared):
                 return templating.DynList(prepared)
-            return value
+            return list(prepared)
         return value
 
     def variable_name(self, name: Any, where: Source, what: str) -> bool:
@@ -305,7 +307,7 @@ class _Builder:
         if document is None:
             self.error("the spec file is empty: it needs at least 'steps:'", top)
             return None
-        if not isinstance(document, dict):
+        if not isinstance(document, LocDict):  # what parse_yaml makes of every mapping
             self.error(f"a spec file is a mapping with 'steps:', found {_type_name(document)}", top)
             return None
         self.check_keys(document, FILE_KEYS, "the spec file", required=("steps",))
@@ -432,7 +434,7 @@ class _Builder:
                 result.append(Variable(key, self.prepare(value, value_at), at, secret))
         return tuple(result)
 
-    def defaults(self, data: Any, document: LocDict) -> Defaults:
+    def defaults(self, data: Any, document: dict[Any, Any]) -> Defaults:
         if data is None:
             return Defaults()
         where = self.source(document, "defaults", value=True)
@@ -541,7 +543,7 @@ class _Builder:
             self.error(f"no CA bundle {value} (looked for {path})", at)
         return str(path)
 
-    def tags(self, parent: LocDict) -> tuple[str, ...]:
+    def tags(self, parent: dict[Any, Any]) -> tuple[str, ...]:
         """``tags: [smoke, keystone]`` (or one tag as a plain string), on a file or a step."""
         if "tags" not in parent:
             return ()
@@ -632,7 +634,7 @@ class _Builder:
                     self.source(item, "name", value=True),
                 )
             label = name if isinstance(name, str) else f"step {index + 1}"
-            built = self.include(item, label, at) if "include" in item else None
+            built: Item | None = self.include(item, label, at) if "include" in item else None
             if "include" not in item:
                 built = self.step_body(item, label, at)
             if built is not None:
@@ -779,7 +781,7 @@ class _Builder:
             return None
         value = data["loop"]
         where = self.source(data, "loop", value=True)
-        if isinstance(value, dict):
+        if isinstance(value, LocDict):
             return self.loop_file(value, where)
         prepared = self.prepare(value, where)
         if isinstance(value, list) or isinstance(prepared, templating.Expr):
@@ -878,7 +880,8 @@ class _Builder:
         params = self.pairs(data, "params")
         headers = self.headers(data["headers"], data, "headers") if "headers" in data else None
         bodies = [key for key in BODY_KEYS if key in data]
-        body_kind, body = None, None
+        body_kind: BodyKind | None = None
+        body = None
         if len(bodies) > 1:
             self.error(
                 f"a request has at most one body, found {' and '.join(bodies)}",
@@ -923,7 +926,7 @@ class _Builder:
             url_source=url_source,
             params=params,
             headers=headers,
-            body_kind=body_kind,  # type: ignore[arg-type]
+            body_kind=body_kind,
             body=body,
             files=files,
             cert=cert,
@@ -967,7 +970,9 @@ class _Builder:
                 continue
             where = self.source(data, key, value=True)
             checks = self.mapping(data[key], f"'expect.{key}'", where)
-            for argument, value in (checks or {}).items():
+            if checks is None:
+                continue
+            for argument, value in checks.items():
                 at = self.source(checks, argument)
                 if not isinstance(argument, str):
                     self.error(f"a {kind.name} argument must be a string, found {argument!r}", at)
@@ -1017,7 +1022,12 @@ class _Builder:
             return None
 
     def checks(
-        self, query: Query, parent: LocDict, key: Any, value: Any, kind: QueryKind
+        self,
+        query: Query,
+        parent: dict[Any, Any] | list[Any],
+        key: Any,
+        value: Any,
+        kind: QueryKind,
     ) -> list[Expectation]:
         """A literal means the kind's literal operator (equals; status: its shorthand); a
         mapping is operators (use equals: {...} for an object); a list of mappings, for the
@@ -1043,7 +1053,7 @@ class _Builder:
                 self.error(problem, at)
         return [Expectation(query, kind.literal, prepared, at)]
 
-    def operators(self, query: Query, data: LocDict) -> list[Expectation]:
+    def operators(self, query: Query, data: dict[Any, Any]) -> list[Expectation]:
         result = []
         for operator, operand in data.items():
             at = self.source(data, operator)
@@ -1077,7 +1087,7 @@ class _Builder:
             at = self.source(data, name)
             named = self.variable_name(name, at, "capture")
             secret = False
-            if isinstance(spec, dict) and SECRET in spec:
+            if isinstance(spec, LocDict) and SECRET in spec:
                 secret = self.flag(spec, SECRET, False)
             query = self.capture_query(spec, self.source(data, name, value=True))
             if named and query is not None:

@@ -9,14 +9,27 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from .source import Source
+
+if TYPE_CHECKING:
+    from .operators.bodyschema import BodySchema
+    from .templating import DynDict, DynList, Expr, Text
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_BODY_MB = 32.0  # a larger response body fails its step, unread (memory stays bounded)
 
 BodyKind = Literal["json", "data", "form", "file"]
+
+# A string the loader compiled (templating.compile_string): itself when it has no template.
+TemplatedText: TypeAlias = "str | Expr | Text"
+# Any value the loader prepared: YAML's plain data, with Expr/Text/DynDict/DynList where a
+# template is (templating.render turns it into plain data when the step runs).
+Templated: TypeAlias = (
+    "None | bool | int | float | str | Expr | Text | DynDict | DynList"
+    " | list[Templated] | dict[Any, Templated]"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +37,8 @@ class Query:
     """What to read from a response: shared by captures and expectations."""
 
     kind: str  # a key of runner.operators.QUERIES
-    argument: Any = None  # header/cookie name, JSONPath or regex text; None for status/body
+    # The header or cookie name, JSONPath or regex text; None for status and body.
+    argument: TemplatedText | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +47,7 @@ class Expectation:
 
     query: Query
     operator: str
-    expected: Any
+    expected: Templated | BodySchema  # BodySchema: expect.schema, compiled at load time
     source: Source
 
 
@@ -67,14 +81,14 @@ class ClientCert:
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    method: Any
-    url: Any
+    method: TemplatedText
+    url: TemplatedText
     source: Source
     url_source: Source
-    params: Any = None
-    headers: Any = None
+    params: DynDict | dict[str, Templated] | None = None
+    headers: DynDict | dict[str, Templated] | None = None
     body_kind: BodyKind | None = None
-    body: Any = None  # for "file": the path, resolved against the spec file's folder
+    body: Templated = None  # for "file": the path, resolved against the spec file's folder
     files: tuple[Upload, ...] = ()  # multipart parts; form fields go with them
     cert: ClientCert | None = None
     timeout: float | None = None
@@ -88,7 +102,7 @@ class Retry:
     times: int  # attempts in all, the first included
     delay: float = 1.0  # seconds before the second attempt
     backoff: float = 1.0  # each further wait is the previous one times this
-    until: Any = None  # a Jinja expression over the scope and ``response``
+    until: Expr | bool | None = None  # a Jinja expression over the scope and ``response``
     source: Source | None = None
 
 
@@ -99,16 +113,20 @@ class Step:
     source: Source
     expectations: tuple[Expectation, ...] = ()
     captures: tuple[Capture, ...] = ()
-    when: Any = None  # run only when this expression is true
+    when: Expr | bool | None = None  # run only when this expression is true
     when_text: str = ""  # the expression as written, for the skip reason
-    loop: Any = None  # a list (or an expression giving one): run once per item
+    loop: DynList | list[Templated] | Expr | None = (
+        None  # a list (or an expression giving one): run once per item
+    )
     retry: Retry | None = None
     delay: float = 0.0  # seconds to wait before the step
     continue_on_failure: bool = False  # the step's own, else defaults.continue_on_failure
     # ``xfail: REASON`` (true: ""): its failure is expected, its passing fails the file.
     xfail: str | None = None
     skip: str | None = None  # ``skip: REASON`` (true: "skip: true"): never sent, reported skipped
-    base_url: Any = None  # set on steps of an included file that has its own base_url
+    base_url: TemplatedText | None = (
+        None  # set on steps of an included file that has its own base_url
+    )
     prefix: str = ""  # "include-step › " for steps that came from an included file
     tags: tuple[str, ...] = ()  # for --tag selection (see selection.py)
 
@@ -131,7 +149,7 @@ Item = Step | Include
 @dataclass(frozen=True, slots=True)
 class Variable:
     name: str
-    value: Any
+    value: Templated
     source: Source
     secret: bool = False  # `NAME: {secret: VALUE}`: masked everywhere, whatever its name
 
@@ -146,9 +164,11 @@ class FixtureName:
 
 @dataclass(frozen=True, slots=True)
 class Defaults:
-    headers: Any = None
+    headers: DynDict | dict[str, Templated] | None = None
     timeout: float | None = None
-    verify: Any = True  # true, false, a CA bundle path, or a template giving one of them
+    verify: bool | TemplatedText = (
+        True  # true, false, a CA bundle path, or a template giving one of them
+    )
     cert: ClientCert | None = None
     max_body_mb: float = DEFAULT_MAX_BODY_MB
     continue_on_failure: bool = False  # the loader gives it to each step without its own
@@ -159,7 +179,7 @@ class Spec:
     path: str
     name: str
     steps: tuple[Item, ...]
-    base_url: Any = None
+    base_url: TemplatedText | None = None
     variables: tuple[Variable, ...] = ()
     defaults: Defaults = field(default_factory=Defaults)
     tags: tuple[str, ...] = ()  # for --tag selection (see selection.py)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .yamlsource import YAMLSyntaxError, read_yaml_file
+from .yamlsource import YAMLSyntaxError, plain, read_yaml_file
 
 # The OS_* environment variables python-openstackclient reads, and their names in `os`.
 ENVIRONMENT_KEYS = (
@@ -71,7 +71,8 @@ def _read_clouds(path: Path) -> dict[str, Any]:
     clouds = data.get("clouds") if isinstance(data, dict) else None
     if not isinstance(clouds, dict):
         raise CloudConfigError(f"{path}: expected a mapping 'clouds:' of cloud names")
-    return clouds
+    plain_clouds: dict[str, Any] = plain(clouds)  # os.* in templates: values, not positions
+    return plain_clouds
 
 
 def _first_existing(paths: list[Path]) -> Path | None:

@@ -11,10 +11,14 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import ApirunError
 from .model import FixtureName
 from .source import Source
+
+if TYPE_CHECKING:
+    from .yamlsource import LocDict
 
 PROJECT_FILE = "apirun.yaml"
 PROJECT_KEYS = ("setup", "app", "fixtures")
@@ -72,7 +76,7 @@ def project_setup(project: Path) -> Path | None:
 
 def read_project(project: Path) -> Project:
     """The project file, checked: a setup that exists, app and fixtures as MODULE:NAME."""
-    from .yamlsource import YAMLSyntaxError, read_yaml_file
+    from .yamlsource import LocDict, YAMLSyntaxError, read_yaml_file
 
     try:
         data = read_yaml_file(project)
@@ -80,21 +84,21 @@ def read_project(project: Path) -> Project:
         raise ProjectError(exc.message) from None
     if data is None:
         return Project()
-    if not isinstance(data, dict):
+    if not isinstance(data, LocDict):  # a YAML mapping always is one
         raise ProjectError(f"{project}:1: a project file is a mapping (setup: FILE)")
     for key in data:
         if key not in PROJECT_KEYS:
-            line = data.key_position(key)[0]  # type: ignore[attr-defined]
+            line = data.key_position(key)[0]
             keys = ", ".join(PROJECT_KEYS)
             raise ProjectError(f"{project}:{line}: unknown key '{key}' (project file keys: {keys})")
     return Project(_setup(data, project), _app(data, project), _fixtures(data, project))
 
 
-def _setup(data: dict, project: Path) -> Path | None:
+def _setup(data: LocDict, project: Path) -> Path | None:
     setup = data.get("setup")
     if setup is None:
         return None
-    line = data.value_position("setup")[0]  # type: ignore[attr-defined]
+    line = data.value_position("setup")[0]
     if not isinstance(setup, str):
         raise ProjectError(f"{project}:{line}: 'setup' takes the path of a spec file")
     path = Path(os.path.normpath(project.parent / setup))
@@ -103,26 +107,27 @@ def _setup(data: dict, project: Path) -> Path | None:
     return path
 
 
-def _app(data: dict, project: Path) -> str | None:
+def _app(data: LocDict, project: Path) -> str | None:
     app = data.get("app")
     if app is not None and not (isinstance(app, str) and ":" in app):
-        line = data.value_position("app")[0]  # type: ignore[attr-defined]
+        line = data.value_position("app")[0]
         raise ProjectError(f"{project}:{line}: 'app' takes MODULE:NAME or MODULE:NAME()")
     return app
 
 
-def _fixtures(data: dict, project: Path) -> tuple[FixtureName, ...]:
+def _fixtures(data: LocDict, project: Path) -> tuple[FixtureName, ...]:
     from .loader import FIXTURE_NAME
+    from .yamlsource import LocList
 
     fixtures = data.get("fixtures")
     if fixtures is None:
         return ()
-    line = data.value_position("fixtures")[0]  # type: ignore[attr-defined]
-    if not isinstance(fixtures, list) or not all(
+    line = data.value_position("fixtures")[0]
+    if not isinstance(fixtures, LocList) or not all(
         isinstance(f, str) and FIXTURE_NAME.match(f) for f in fixtures
     ):
         raise ProjectError(f"{project}:{line}: 'fixtures' takes a list of MODULE:CLASS")
     return tuple(
-        FixtureName(name, Source(str(project), fixtures.item_position(index)[0]))  # type: ignore[attr-defined]
+        FixtureName(name, Source(str(project), fixtures.item_position(index)[0]))
         for index, name in enumerate(fixtures)
     )

@@ -458,6 +458,7 @@ def _undefined_type() -> type:
 
             if exc is not None and exc is not UndefinedError:  # the sandbox's SecurityError
                 error = exc
+            # Jinja types exc as an exception class; it only ever calls it with the message.
             super().__init__(hint, obj, name, error)  # type: ignore[arg-type]
 
     return Undefined
@@ -629,7 +630,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
 def _environment_type() -> type:
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    class Bounded(ImmutableSandboxedEnvironment):  # type: ignore[misc]
+    class Bounded(ImmutableSandboxedEnvironment):
         """The sandbox, with ``*`` and ``**`` bounded (and so never folded at compile time:
         Jinja does not fold intercepted operators)."""
 

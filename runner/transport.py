@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -31,7 +31,7 @@ from urllib3.exceptions import ReadTimeoutError
 from .deadline import Deadline, watch_connection
 from .errors import TransportError
 from .messages import Headers, Hop, HttpRequest, Response, SentRequest
-from .model import DEFAULT_MAX_BODY_MB, ClientCert
+from .model import DEFAULT_MAX_BODY_MB, ClientCert, Upload
 
 _CHARSET = re.compile(r"charset\s*=\s*\"?([\w.:-]+)", re.IGNORECASE)
 _ERRNO_REASON = re.compile(r"\[Errno -?\d+\] ([^'\")]+)")
@@ -239,7 +239,7 @@ class Transport:
                 break
             self._read_body(raw, prepared.url or "")  # frees the connection for the next hop
             if "set-cookie" in raw.headers:
-                cookies.update(raw.cookies.get_dict())
+                cookies.update(_cookie_values(raw))
             prepared = following
             raw = self._send_one(prepared, request)
         return raw, tuple(hops), cookies
@@ -306,10 +306,7 @@ class Transport:
         elif request.form is not None:
             data = request.form
         parts = [
-            (
-                part.field,
-                (part.filename, files.enter_context(open(part.path, "rb")), part.content_type),  # noqa: SIM115
-            )
+            (part.field, _file_part(part, files.enter_context(open(part.path, "rb"))))  # noqa: SIM115
             for part in request.files
         ]
         prepared = requests.PreparedRequest()
@@ -401,6 +398,23 @@ def _cert(cert: ClientCert | None) -> str | tuple[str, str] | None:
     return cert.cert if cert.key is None else (cert.cert, cert.key)
 
 
+def _file_part(part: Upload, opened: BinaryIO) -> tuple[str, BinaryIO] | tuple[str, BinaryIO, str]:
+    """A multipart part as requests takes it: without a content type, requests guesses none."""
+    if part.content_type is None:
+        return part.filename, opened
+    return part.filename, opened, part.content_type
+
+
+def _header_text(value: str | bytes) -> str:
+    """A header value requests holds as bytes, as it went on the wire."""
+    return value if isinstance(value, str) else value.decode("latin-1")
+
+
+def _cookie_values(raw: requests.Response) -> dict[str, str]:
+    """The cookies an answer set; one set without a value (``Set-Cookie: flag``) is empty."""
+    return {name: value or "" for name, value in raw.cookies.get_dict().items()}
+
+
 def _as_sent(first: requests.PreparedRequest, body_file: str | None = None) -> SentRequest:
     body = first.body
     if isinstance(body, str):
@@ -410,7 +424,7 @@ def _as_sent(first: requests.PreparedRequest, body_file: str | None = None) -> S
     return SentRequest(
         method=first.method or "",
         url=first.url or "",
-        headers=Headers(list(first.headers.items())),
+        headers=Headers([(name, _header_text(value)) for name, value in first.headers.items()]),
         body=body,
         body_file=body_file,
     )
@@ -426,7 +440,7 @@ def _response(
     header_source = getattr(raw.raw, "headers", None) or raw.headers
     headers = Headers([(str(k), str(v)) for k, v in header_source.items()])
     if "set-cookie" in raw.headers:  # get_dict() is not free; most answers set none
-        cookies = {**cookies, **raw.cookies.get_dict()}
+        cookies = {**cookies, **_cookie_values(raw)}
     return Response(
         status=raw.status_code,
         reason=raw.reason or "",
@@ -479,12 +493,11 @@ def _cause(exc: BaseException, kind: type[BaseException] | tuple) -> Any:
 
 def _broken_body(exc: BaseException) -> str:
     incomplete = _cause(exc, http.client.IncompleteRead)
-    system = next(  # requests' own exceptions are OSErrors too, with nothing to say
-        (c for c in _causes(exc) if isinstance(c, OSError) and getattr(c, "strerror", None)),
-        None,
+    strerror = next(  # requests' own exceptions are OSErrors too, with nothing to say
+        (c.strerror for c in _causes(exc) if isinstance(c, OSError) and c.strerror), None
     )
-    if system is not None:
-        return system.strerror
+    if strerror is not None:
+        return strerror
     if incomplete is not None:  # urllib3's counts bytes, http.client's keeps them
         read = incomplete.partial
         read = read if isinstance(read, int) else len(read)

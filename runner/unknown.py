@@ -36,8 +36,8 @@ class Unknown(str):
             raise AttributeError(name)
         return self.derive(f".{name}")
 
-    def __getitem__(self, key: Any) -> Unknown:  # type: ignore[override]
+    def __getitem__(self, key: Any) -> Unknown:
         return self.derive(f"[{key!r}]")
 
-    def __iter__(self) -> Iterator[Unknown]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[Unknown]:
         yield Unknown(f"each item of {self.what}", self.step)

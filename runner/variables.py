@@ -54,7 +54,7 @@ def checked_variables(variables: Mapping[str, Any], flag: str = "variables") -> 
 
 
 def read_vars_file(name: str, flag: str = "--vars-file") -> dict[str, Any]:
-    from .yamlsource import YAMLSyntaxError, read_yaml_file
+    from .yamlsource import LocDict, YAMLSyntaxError, plain, read_yaml_file
 
     try:
         data = read_yaml_file(name)
@@ -62,16 +62,17 @@ def read_vars_file(name: str, flag: str = "--vars-file") -> dict[str, Any]:
         raise VariablesError(f"{flag} {exc.message}") from None
     if data is None:
         return {}
-    if not isinstance(data, dict):
+    if not isinstance(data, LocDict):  # a YAML mapping always is one
         raise VariablesError(f"{name}:1: {flag} must hold a mapping of NAME: value")
     for key in data:
         if not isinstance(key, str) or not _NAME.match(key):
-            line = data.key_position(key)[0]  # type: ignore[attr-defined]
+            line = data.key_position(key)[0]
             raise VariablesError(f"{name}:{line}: {key!r} is not a valid variable name")
         if key in reserved_names():
-            line = data.key_position(key)[0]  # type: ignore[attr-defined]
+            line = data.key_position(key)[0]
             raise VariablesError(f"{name}:{line}: {_reserved(key)}")
-    return dict(data)
+    plain_data: dict[str, Any] = plain(data)  # templates see the values, not their positions
+    return plain_data
 
 
 MAX_ROWS = 100_000  # rows of a loop data file: a run of one step per row

@@ -138,7 +138,7 @@ class WSGIAdapter(BaseAdapter):
         self.app = app
         self._builder = HTTPAdapter()  # only for build_response: requests' own response wiring
 
-    def send(  # type: ignore[override]
+    def send(
         self, request: PreparedRequest, stream: bool = False, *args: Any, **kwargs: Any
     ) -> RequestsResponse:
         environ = wsgi_environ(request)
@@ -161,6 +161,7 @@ class WSGIAdapter(BaseAdapter):
             reason=reason,
             preload_content=False,
             decode_content=True,
+            # urllib3 types this as http.client.HTTPResponse; it reads only what _Original has.
             original_response=_Original(message, body),  # type: ignore[arg-type]
             request_method=method,
             request_url=request.url,

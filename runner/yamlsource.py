@@ -64,7 +64,7 @@ def _position(node: yaml.Node) -> Position:
     return (node.start_mark.line + 1, node.start_mark.column + 1)
 
 
-class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+class _Loader(_BaseLoader):
     pass
 
 
@@ -171,6 +171,30 @@ class _Builder:
             data._item_marks.append(item.start_mark)
         self.active.discard(id(node))
         return data
+
+
+def plain(value: Any) -> Any:
+    """The same data as plain dicts and lists, without positions: what a run hands to
+    templates (``{{ server.position }}`` must not find the line of ``server:``).
+
+    Shared parts (YAML aliases) stay shared, so an alias bomb stays as small as it was read.
+    """
+    done: dict[int, Any] = {}
+
+    def copy(item: Any) -> Any:
+        if not isinstance(item, dict | list):
+            return item
+        known = done.get(id(item))
+        if known is not None:
+            return known
+        if isinstance(item, dict):
+            result: dict[Any, Any] | list[Any] = {key: copy(inner) for key, inner in item.items()}
+        else:
+            result = [copy(inner) for inner in item]
+        done[id(item)] = result
+        return result
+
+    return copy(value)
 
 
 class YAMLSyntaxError(ValueError):

@@ -569,6 +569,7 @@ class FakeKeystone:
             "/redirect-loop": self._redirect_loop,
             "/cookies": self._cookies,
             "/cookies/set": self._cookies_set,
+            "/cookies/set-bare": self._cookies_set_bare,
             "/cookies/delete": self._cookies_delete,
             "/slow": self._slow,
             "/text": self._text,
@@ -706,6 +707,14 @@ class FakeKeystone:
             encoded = quote(value, safe="!#$%&'()*+-./:<=>?@[]^_`{|}~")
             headers.append(("Set-Cookie", f"{name}={encoded}; Path=/"))
         return _json_response(200, {"cookies": cookies}, headers)
+
+    @staticmethod
+    def _cookies_set_bare(req: _Request) -> _Response:
+        """``Set-Cookie: NAME; Path=/`` for each query name: a cookie without ``=`` or value."""
+        if not all(_TOKEN_RE.match(name) for name in req.query):
+            return _error(400, "Invalid cookie name")
+        headers = [("Set-Cookie", f"{name}; Path=/") for name in req.query]
+        return _json_response(200, {"bare": list(req.query)}, headers)
 
     @staticmethod
     def _cookies_delete(req: _Request) -> _Response:

@@ -308,6 +308,29 @@ def test_cookie_capture(srv, tmp_path, capsys):
     assert received.json() == {"sid": "abc123"}
 
 
+def test_a_cookie_set_without_a_value_is_found_and_empty(srv, tmp_path, capsys):
+    """``Set-Cookie: flag`` (no ``=``): the cookie is there, its value is "" (docs/format.md)."""
+    path = write_spec(
+        tmp_path,
+        """
+        base_url: "{base}"
+        steps:
+          - name: source
+            request: {url: /cookies/set-bare, params: {flag: ""}}
+            expect:
+              cookies: {flag: ""}
+            capture:
+              flag: {cookie: flag}
+          - name: use
+            request: {method: POST, url: /echo, json: {flag: "{{ flag }}"}}
+        """,
+        base=srv.url,
+    )
+    run_ok(capsys, path)
+    assert srv.app.requests[0].target == "/cookies/set-bare?flag="
+    assert srv.app.last.json() == {"flag": ""}
+
+
 def test_body_capture_is_the_whole_text(srv, tmp_path, capsys):
     path = write_spec(
         tmp_path,

@@ -150,3 +150,26 @@ def test_namespace_from_environment_and_identity_url():
     assert space["identity_url"] == "http://h:5000/v3"
     assert space["username"] == "me"
     assert namespace(None, {"OS_AUTH_URL": "http://h/v3/"})["identity_url"] == "http://h/v3"
+
+
+def test_a_clouds_yaml_mapping_reaches_templates_as_plain_data(srv, tmp_path):
+    """clouds.yaml is read with positions (for its messages); ``os.*`` holds the values only."""
+    (tmp_path / "clouds.yaml").write_text(
+        "clouds:\n  c:\n    region_name: R\n    extra: {team: a}\n", encoding="utf-8"
+    )
+    spec = write_spec(
+        tmp_path,
+        f"""
+        steps:
+          - name: send
+            request:
+              method: POST
+              url: {srv.url}/echo
+              json:
+                team: "{{{{ os.extra.team }}}}"
+                where: "{{{{ os.extra.position | default('none') }}}}"
+        """,
+    )
+    result = run_process("--os-cloud", "c", str(spec), cwd=tmp_path)
+    assert result.code == 0, result.text
+    assert srv.app.last.json() == {"team": "a", "where": "none"}

@@ -8,6 +8,8 @@ sees of the same entries through the command is in test_expect.py.
 from __future__ import annotations
 
 import itertools
+import re
+from pathlib import Path
 
 import pytest
 
@@ -105,3 +107,32 @@ def test_every_entry_is_in_the_spec_schema():
         assert kind.doc and ("{" in kind.missing or not kind.takes_argument)
     for predicate in PREDICATES.values():
         assert predicate.doc and callable(predicate.phrase)
+
+
+FORMAT_DOC = Path(__file__).resolve().parent.parent / "docs" / "format.md"
+
+
+def _section(text: str, heading: str) -> str:
+    start = text.index(f"\n{heading}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end >= 0 else len(text)]
+
+
+def test_docs_name_every_operator_and_query_kind():
+    """docs/format.md is written by hand: an entry added to the registry without its row in
+    the docs fails here (docs/extending.md lists what adding one takes)."""
+    text = FORMAT_DOC.read_text(encoding="utf-8")
+    operators = {
+        name for row in _first_cells(text, "## Operators") for name in re.findall(r"`(\w+)`", row)
+    }
+    assert set(OPERATOR_NAMES) <= operators, set(OPERATOR_NAMES) - operators
+    expect = _first_cells(text, "## `expect`")
+    capture = " ".join(_first_cells(text, "## `capture`"))
+    for kind in QUERIES.values():
+        assert f"`{kind.expect_key}`" in expect, kind.expect_key
+        assert f"{{{kind.name}: " in capture, kind.name
+
+
+def _first_cells(text: str, heading: str) -> list[str]:
+    """The first column of the tables in a section of the docs."""
+    return re.findall(r"^\| ([^|]+?) \|", _section(text, heading), re.M)

@@ -174,3 +174,44 @@ def test_a_variable_that_uses_an_undefined_one_is_found_before_running(srv, caps
         assert "undefined variable 'missing_thing'" in result.err
         assert f"--> {spec}:{line_of(spec, 'missing_thing')}:" in result.err
     assert srv.app.requests == []
+
+
+def test_templates_see_plain_data_not_the_loaders_source_positions(srv, capsys, tmp_path):
+    """The loader reads YAML into mappings and lists that remember their line and column; a
+    template must see the data alone (``server.position`` is no key of ``server``), whether
+    the value comes from the file's vars, a --vars-file, a loop's items or a nested mapping."""
+    spec = write_spec(
+        tmp_path,
+        f"""
+        base_url: {srv.url}
+        vars:
+          server: {{name: x}}
+          wrapped: {{inner: {{name: "{{{{ server.name }}}}"}}, fixed: {{name: y}}}}
+        steps:
+          - name: send
+            loop: [{{id: 1}}]
+            request:
+              method: POST
+              url: /echo
+              json:
+                var: "{{{{ server.position | default('none') }}}}"
+                fixed: "{{{{ wrapped.fixed.position | default('none') }}}}"
+                item: "{{{{ item.position | default('none') }}}}"
+                file: "{{{{ extra.position | default('none') }}}}"
+                nested: "{{{{ extra.more.position | default('none') }}}}"
+                name: "{{{{ server.name }}}} {{{{ wrapped.inner.name }}}} {{{{ item.id }}}}"
+        """,
+    )
+    vars_file = write_spec(tmp_path, "extra:\n  more: {a: 1}\n", name="vars.yaml")
+
+    result = run_cli(capsys, "--vars-file", str(vars_file), str(spec))
+
+    assert result.code == 0, result.text
+    assert srv.app.last.json() == {
+        "var": "none",
+        "fixed": "none",
+        "item": "none",
+        "file": "none",
+        "nested": "none",
+        "name": "x x 1",
+    }

@@ -237,6 +237,12 @@ def _dump(value: Any) -> str:
     return yaml.safe_dump(value, sort_keys=False, allow_unicode=True, width=100)
 
 
+def member_object(document: dict[str, Any], key: str) -> dict[str, Any]:
+    """``document[key]`` when it is a JSON object, else an empty one (absent or of another type)."""
+    member = document.get(key)
+    return member if isinstance(member, dict) else {}
+
+
 def parse_json_text(text: str) -> tuple[bool, Any]:
     try:
         return True, json.loads(text)

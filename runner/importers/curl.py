@@ -67,7 +67,8 @@ def _commands(text: str, imported: Imported) -> list[list[str]]:
         words = list(lexer)
     except ValueError as exc:  # No closing quotation
         raise ImportError_(f"cannot split the command line: {exc}") from None
-    commands, current = [], []
+    commands: list[list[str]] = []
+    current: list[str] = []
     for word in [*words, ";"]:
         if word in _SEPARATORS:
             if current:
@@ -120,7 +121,7 @@ def _command(
     index = 0
     while index < len(words):
         word = words[index]
-        value = None
+        value: str | None = None
         flag = word
         if word.startswith("--") and "=" in word and word.split("=", 1)[0] in _TAKES_VALUE:
             flag, value = word.split("=", 1)
@@ -132,88 +133,96 @@ def _command(
                 raise ImportError_(f"{where}: {flag} needs a value")
             value = words[index]
         index += 1
-        if flag in ("-X", "--request"):
-            method = value.upper()
-        elif flag in ("-H", "--header"):
-            name, colon, header_value = value.partition(":")
-            if not colon and name.endswith(";"):
-                step.headers.append((name[:-1].strip(), ""))
-            elif colon and header_value.strip():
-                step.headers.append((name.strip(), _text(header_value.strip())))
-            elif colon:
-                imported.notes.append(f"{where}: -H '{name}:' (removes a curl default): left out")
-        elif flag in ("-d", "--data", "--data-ascii", "--data-raw", "--data-binary"):
-            if value.startswith("@") and flag != "--data-raw":
-                if flag == "--data-binary":
-                    data_file = _path(value[1:], folder)
-                else:
+        if value is not None:  # the flag is one of _TAKES_VALUE
+            if flag in ("-X", "--request"):
+                method = value.upper()
+            elif flag in ("-H", "--header"):
+                name, colon, header_value = value.partition(":")
+                if not colon and name.endswith(";"):
+                    step.headers.append((name[:-1].strip(), ""))
+                elif colon and header_value.strip():
+                    step.headers.append((name.strip(), _text(header_value.strip())))
+                elif colon:
                     imported.notes.append(
-                        f"{where}: {flag} {value}: curl strips newlines from the file; "
-                        "sent as the file's bytes (data: {file})"
+                        f"{where}: -H '{name}:' (removes a curl default): left out"
                     )
-                    data_file = _path(value[1:], folder)
-            else:
-                data.append(value)
-        elif flag == "--data-urlencode":
-            name, equals, content = value.partition("=")
-            from urllib.parse import quote_plus
+            elif flag in ("-d", "--data", "--data-ascii", "--data-raw", "--data-binary"):
+                if value.startswith("@") and flag != "--data-raw":
+                    if flag == "--data-binary":
+                        data_file = _path(value[1:], folder)
+                    else:
+                        imported.notes.append(
+                            f"{where}: {flag} {value}: curl strips newlines from the file; "
+                            "sent as the file's bytes (data: {file})"
+                        )
+                        data_file = _path(value[1:], folder)
+                else:
+                    data.append(value)
+            elif flag == "--data-urlencode":
+                name, equals, content = value.partition("=")
+                from urllib.parse import quote_plus
 
-            data.append(f"{name}={quote_plus(content)}" if equals else quote_plus(name))
-        elif flag == "--json":
-            json_parts.append(value)
-        elif flag in ("-F", "--form", "--form-string"):
-            name, _, content = value.partition("=")
-            if content.startswith("@") and flag != "--form-string":
-                path = content[1:].split(";", 1)[0]
-                step.files[name] = _path(path, folder)
-                if ";" in content:
-                    imported.notes.append(f"{where}: -F {value}: ;type=/;filename= left out")
-            elif content.startswith("<") and flag != "--form-string":
-                imported.notes.append(f"{where}: -F {value}: a field read from a file, left out")
+                data.append(f"{name}={quote_plus(content)}" if equals else quote_plus(name))
+            elif flag == "--json":
+                json_parts.append(value)
+            elif flag in ("-F", "--form", "--form-string"):
+                name, _, content = value.partition("=")
+                if content.startswith("@") and flag != "--form-string":
+                    path = content[1:].split(";", 1)[0]
+                    step.files[name] = _path(path, folder)
+                    if ";" in content:
+                        imported.notes.append(f"{where}: -F {value}: ;type=/;filename= left out")
+                elif content.startswith("<") and flag != "--form-string":
+                    imported.notes.append(
+                        f"{where}: -F {value}: a field read from a file, left out"
+                    )
+                else:
+                    form.append((name, _text(content)))
+            elif flag in ("-u", "--user"):
+                user, _, password = value.partition(":")
+                imported.variables.setdefault("username", _text(user))
+                imported.variables.setdefault("password", _text(password))
+                if "password" not in imported.secret_names:
+                    imported.secret_names.append("password")
+                step.headers.append(
+                    ("Authorization", "Basic {{ (username ~ ':' ~ password) | b64encode }}")
+                )
+            elif flag in ("-b", "--cookie"):
+                if "=" in value:
+                    step.headers.append(("Cookie", _text(value)))
+                else:
+                    imported.notes.append(f"{where}: -b {value}: a cookie file, left out")
+            elif flag == "--url":
+                urls.append(value)
+            elif flag in ("-A", "--user-agent"):
+                step.headers.append(("User-Agent", _text(value)))
+            elif flag in ("-e", "--referer"):
+                step.headers.append(("Referer", _text(value)))
+            elif flag in ("-m", "--max-time"):
+                try:
+                    step.timeout = float(value)
+                except ValueError:
+                    imported.notes.append(f"{where}: {flag} {value}: not a number, left out")
+            elif flag in ("--cacert", "--capath"):
+                verify = _path(value, folder)
+            elif flag in ("--cert", "-E"):
+                step.cert = _path(value.split(":", 1)[0], folder)
+            elif flag == "--oauth2-bearer":
+                step.headers.append(("Authorization", f"Bearer {value}"))
+            elif flag in _IGNORED_WITH_VALUE:
+                continue
             else:
-                form.append((name, _text(content)))
-        elif flag in ("-u", "--user"):
-            user, _, password = value.partition(":")
-            imported.variables.setdefault("username", _text(user))
-            imported.variables.setdefault("password", _text(password))
-            if "password" not in imported.secret_names:
-                imported.secret_names.append("password")
-            step.headers.append(
-                ("Authorization", "Basic {{ (username ~ ':' ~ password) | b64encode }}")
-            )
-        elif flag in ("-b", "--cookie"):
-            if "=" in value:
-                step.headers.append(("Cookie", _text(value)))
-            else:
-                imported.notes.append(f"{where}: -b {value}: a cookie file, left out")
-        elif flag == "--url":
-            urls.append(value)
-        elif flag in ("-A", "--user-agent"):
-            step.headers.append(("User-Agent", _text(value)))
-        elif flag in ("-e", "--referer"):
-            step.headers.append(("Referer", _text(value)))
-        elif flag in ("-m", "--max-time"):
-            try:
-                step.timeout = float(value)
-            except ValueError:
-                imported.notes.append(f"{where}: {flag} {value}: not a number, left out")
-        elif flag in ("--cacert", "--capath"):
-            verify = _path(value, folder)
-        elif flag in ("--cert", "-E"):
-            step.cert = _path(value.split(":", 1)[0], folder)
-        elif flag == "--oauth2-bearer":
-            step.headers.append(("Authorization", f"Bearer {value}"))
+                imported.notes.append(f"{where}: unsupported flag {flag} {value}, left out")
         elif flag in ("-k", "--insecure"):
             verify = False
         elif flag in ("-G", "--get"):
             get = True
         elif flag in ("-I", "--head"):
             method = "HEAD"
-        elif flag in _OUTPUT_ONLY or flag in _IGNORED_WITH_VALUE:
+        elif flag in _OUTPUT_ONLY:
             continue
         elif flag.startswith("-") and flag != "-":
-            shown = f"{flag} {value}" if value is not None else flag
-            imported.notes.append(f"{where}: unsupported flag {shown}, left out")
+            imported.notes.append(f"{where}: unsupported flag {flag}, left out")
         else:
             urls.append(word)
     if not urls:

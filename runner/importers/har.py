@@ -14,7 +14,15 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from ._spec import Imported, ImportedStep, ImportError_, finish, literal, literal_json
+from ._spec import (
+    Imported,
+    ImportedStep,
+    ImportError_,
+    finish,
+    literal,
+    literal_json,
+    member_object,
+)
 
 _AUTOMATIC = frozenset(
     {
@@ -40,7 +48,7 @@ def import_har(text: str, hosts: list[str] | None = None, pattern: str | None = 
     log = document.get("log") if isinstance(document, dict) else None
     if not isinstance(log, dict) or not isinstance(log.get("entries"), list):
         raise ImportError_("not a HAR file: no log.entries")
-    creator = log.get("creator") if isinstance(log.get("creator"), dict) else {}
+    creator = member_object(log, "creator")
     imported = Imported("imported from HAR")
     made_by = f" (recorded by {creator.get('name')})" if creator.get("name") else ""
     imported.header = [f"Imported from a HAR {log.get('version', '')} file{made_by}."]

@@ -15,7 +15,7 @@ import os
 import re
 from typing import Any
 
-from ._spec import Imported, ImportedStep, ImportError_, variable_name
+from ._spec import Imported, ImportedStep, ImportError_, member_object, variable_name
 
 _VARIABLE = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
 _TEST = re.compile(r"""pm\.test\(\s*(["'`])(.+?)\1""")
@@ -30,7 +30,7 @@ def import_postman(text: str, folder: str) -> Imported:
         raise ImportError_(f"not JSON: {exc}") from None
     if not isinstance(document, dict) or not isinstance(document.get("item"), list):
         raise ImportError_("not a Postman collection: no item list")
-    info = document.get("info") if isinstance(document.get("info"), dict) else {}
+    info = member_object(document, "info")
     schema = str(info.get("schema", ""))
     imported = Imported(str(info.get("name") or "imported from Postman"))
     imported.header = [f"Imported from the Postman collection {imported.name!r}."]
@@ -96,7 +96,7 @@ class _Walk:
     def script(self, event: Any, where: str, step: ImportedStep | None) -> None:
         if not isinstance(event, dict):
             return
-        script = event.get("script") if isinstance(event.get("script"), dict) else {}
+        script = member_object(event, "script")
         lines = script.get("exec") or []
         source = "\n".join(lines) if isinstance(lines, list) else str(lines)
         if not source.strip():

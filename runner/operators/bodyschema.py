@@ -118,7 +118,9 @@ def compile_body_schema(schema: Any, label: str) -> BodySchema:
     uri = schema.get("$schema", DEFAULT_DRAFT) if isinstance(schema, dict) else DEFAULT_DRAFT
     if not isinstance(uri, str):
         raise SchemaProblem(f"'$schema' names a draft by its URI, found {uri!r}", ("$schema",))
-    cls = validators.validator_for({"$schema": uri}, default=None) if uri else None
+    # The stubs allow only a class as default; jsonschema returns whatever default is given.
+    known_draft = validators.validator_for({"$schema": uri}, default=None)  # type: ignore[arg-type]
+    cls = known_draft if uri else None
     if cls is None:
         raise SchemaProblem(
             f"unknown '$schema' {uri!r}: use {DEFAULT_DRAFT} (the default) or "
@@ -127,7 +129,8 @@ def compile_body_schema(schema: Any, label: str) -> BodySchema:
         )
     draft = _DRAFTS.get(cls.__name__, cls.__name__)
     try:
-        cls.check_schema(schema)
+        if isinstance(schema, dict):  # true and false are valid schemas of every draft
+            cls.check_schema(schema)
     except SchemaError as exc:
         where = _pointer(exc.absolute_path)
         raise SchemaProblem(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.cookiejar import http2time
+from email.utils import parsedate_to_datetime
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -100,6 +100,14 @@ def _cookie(name: str, response: Response) -> Any:
     return value
 
 
+def _http_date(text: str) -> float | None:
+    """An Expires attribute as a timestamp; None when absent or unreadable."""
+    try:
+        return parsedate_to_datetime(text).timestamp() if text else None
+    except (TypeError, ValueError):
+        return None
+
+
 def _refused_cookie(name: str, response: Response) -> str | None:
     """Why a cookie the response did set is not in the jar (or None: it set none). The
     value is not shown: a session cookie is a credential."""
@@ -114,7 +122,7 @@ def _refused_cookie(name: str, response: Response) -> str | None:
         max_age = attributes.get("max-age", "")
         if max_age.lstrip("-").isdigit() and int(max_age) <= 0:
             return f"{said} with Max-Age={max_age}, which deletes it: there is no cookie to read"
-        expires = http2time(attributes["expires"]) if "expires" in attributes else None
+        expires = _http_date(attributes.get("expires", ""))
         if expires is not None and expires <= time.time():
             return (
                 f"{said} with Expires={attributes['expires']} (in the past), which deletes it: "

@@ -6,7 +6,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sized
 from dataclasses import dataclass
 from typing import Any
 
@@ -199,8 +199,9 @@ class _Compiler:
                 return types
         if "anyOf" in node:
             branches = [self.declared_types(branch) for branch in node["anyOf"]]
-            if all(types is not None for types in branches):
-                return frozenset().union(*branches)  # type: ignore[arg-type]
+            known = [types for types in branches if types is not None]
+            if len(known) == len(branches):
+                return frozenset[str]().union(*known)
         return None
 
     def compile(self, node: Any) -> Check:
@@ -218,12 +219,12 @@ class _Compiler:
                 raise SchemaCompileError(f"$ref has siblings (draft-07 ignores them): {node!r}")
             return self.ref(node["$ref"])
         message = node.get("errorMessage")
-        checks = [
+        built = (
             build(self, node[keyword], node, message)
             for keyword, build in _BUILDERS.items()
             if keyword in node
-        ]
-        checks = [check for check in checks if check is not None]
+        )
+        checks = [check for check in built if check is not None]
         if not checks:
             return _anything
         if len(checks) == 1:
@@ -239,11 +240,11 @@ class _Compiler:
         compiled = self.refs.get(ref)
         if compiled is not None:
             return compiled
-        holder = self.pending.get(ref)
-        if holder is not None:  # a reference to itself: called through the holder
+        waiting = self.pending.get(ref)
+        if waiting is not None:  # a reference to itself: called through the holder
 
             def follow(value: Any, path: DocPath, out: list[Violation]) -> None:
-                holder[0](value, path, out)
+                waiting[0](value, path, out)
 
             return follow
         self.pending[ref] = holder = []
@@ -408,7 +409,9 @@ def _required(compiler: _Compiler, keys: list[str], node: dict, message: str | N
     return check
 
 
-def _size(keyword: str, holds: Callable[[int, int], bool], words: str, kind: type) -> Any:
+def _size(
+    keyword: str, holds: Callable[[int, int], bool], words: str, kind: type[Sized]
+) -> Callable[[_Compiler, int, dict, str | None], Check]:
     def build(compiler: _Compiler, limit: int, node: dict, message: str | None) -> Check:
         def check(value: Any, path: DocPath, out: list[Violation]) -> None:
             if isinstance(value, kind) and not holds(len(value), limit):
