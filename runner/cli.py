@@ -531,14 +531,16 @@ def _report_paths(options: argparse.Namespace) -> dict[str, Path]:
 
 
 def _refuse_inputs(reports: dict[str, Path], inputs: Sequence[Path]) -> None:
-    """A report may not replace what the run reads: a spec, an included file, the setup,
-    the vars file, apirun.yaml. Checked before anything is sent."""
+    """A report may not replace what the run reads: a spec, an included, schema, body,
+    upload or certificate file, the setup, the vars file, apirun.yaml. Checked before
+    anything is sent."""
     read = {path.resolve() for path in inputs}
     for flag, path in reports.items():
         if path.resolve() in read:
             raise UsageError(
-                f"{flag} {path} is an input of this run (a spec, an included file, the setup, "
-                "the vars file or apirun.yaml): name another file for the report"
+                f"{flag} {path} is an input of this run (a spec, a file a spec includes, "
+                "sends or checks against, the setup, the vars file or apirun.yaml): name "
+                "another file for the report"
             )
 
 

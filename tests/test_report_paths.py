@@ -50,6 +50,52 @@ def test_a_report_path_that_is_an_input_is_a_usage_error(srv, project, report, f
     assert srv.app.requests == []  # refused before anything was sent
 
 
+@pytest.mark.parametrize(
+    "report",
+    ["schemas/thing.json", "body.bin", "upload.txt", "common/schemas/inner.json"],
+    ids=["schema", "data-file", "upload", "included-file's-schema"],
+)
+def test_a_report_over_a_file_a_spec_sends_or_checks_against_is_refused(srv, tmp_path, report):
+    """Not only specs and includes: the files a step sends and the schema files it checks
+    against are inputs too (runner/readfiles.py), here and in an included file."""
+    for folder in ("schemas", "common/schemas"):
+        (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / "schemas/thing.json").write_text('{"type": "object"}')
+    (tmp_path / "common/schemas/inner.json").write_text('{"type": "object"}')
+    (tmp_path / "body.bin").write_bytes(b"\x00\x01")
+    (tmp_path / "upload.txt").write_text("hello")
+    write_spec(
+        tmp_path,
+        "steps:\n  - {name: inner, request: {url: '{base}/json'}, "
+        "expect: {schema: schemas/inner.json}}\n",
+        "common/inner.yaml",
+        base=srv.url,
+    )
+    write_spec(
+        tmp_path,
+        """
+        base_url: {base}
+        steps:
+          - name: checked
+            request: {url: /json}
+            expect: {schema: schemas/thing.json}
+          - name: sends a file
+            request: {method: POST, url: /echo, data: {file: body.bin}}
+          - name: uploads
+            request: {method: POST, url: /echo, files: {f: upload.txt}}
+          - {name: inner, include: common/inner.yaml}
+        """,
+        base=srv.url,
+    )
+    before = (tmp_path / report).read_bytes()
+    done = run_process("--report-html", report, "spec.yaml", cwd=tmp_path)
+    assert done.code == 2, done.text
+    assert f"--report-html {report} is an input of this run" in done.err
+    assert (tmp_path / report).read_bytes() == before
+    assert srv.app.requests == []
+    assert run_process("--report-html", "report.html", "spec.yaml", cwd=tmp_path).code == 0
+
+
 def test_a_symlinked_report_is_written_through_to_its_target(tmp_path):
     target = tmp_path / "real.xml"
     target.write_bytes(b"<old/>")
