@@ -13,9 +13,13 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from . import __version__
+
+if TYPE_CHECKING:
+    from .interrupt import Stop
+    from .watch import Pass
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130
@@ -110,6 +114,13 @@ def _check_arguments(parser: argparse.ArgumentParser) -> None:
     _paths(parser)
     _variables(parser)
     _color(parser)
+    parser.add_argument(
+        "-w",
+        "--watch",
+        action="store_true",
+        help="do it again each time a spec or a file it reads changes (included, schema "
+        "and body files, the setup, the vars file, apirun.yaml), until Ctrl-C (exit 130)",
+    )
 
 
 def _run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -360,9 +371,10 @@ def _print_schema(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
-def _prepare(options: argparse.Namespace, err: TextIO) -> Any:
+def _prepare(options: argparse.Namespace, err: TextIO, seen: list[Path] | None = None) -> Any:
     """The command's options as RunInputs, loaded and checked (runner.inputs.prepare); spec
-    problems are printed, every one, and nothing is sent."""
+    problems are printed, every one, and nothing is sent (None). ``seen`` gets the files
+    the spec problems name, for --watch."""
     from .inputs import InputError, RunInputs, SpecErrors, prepare
     from .report.console import Style, format_spec_error
     from .variables import VariablesError, given_variables
@@ -387,6 +399,10 @@ def _prepare(options: argparse.Namespace, err: TextIO) -> Any:
     except InputError as exc:
         raise UsageError(str(exc)) from None
     except SpecErrors as exc:
+        if seen is not None:
+            from .watch import error_files
+
+            seen += error_files(exc.errors)
         style = Style(_use_color(options.color, err))
         for error in exc.errors:
             err.write(format_spec_error(error, style) + "\n\n")
@@ -394,24 +410,86 @@ def _prepare(options: argparse.Namespace, err: TextIO) -> Any:
         return None
 
 
+# A pass: one check or run, giving its exit code and the files it read; the Stop is the
+# watch's (a signal during a pass stops that pass and the watch).
+PassFunction = Callable[[argparse.Namespace, TextIO, TextIO, "Stop | None"], "Pass"]
+
+
 def _check(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    prepared = _prepare(options, err)
+    if options.watch:
+        return _watch(options, out, err, _check_pass)
+    return int(_check_pass(options, out, err).exit_code)
+
+
+def _check_pass(
+    options: argparse.Namespace, out: TextIO, err: TextIO, stop: Stop | None = None
+) -> Pass:
+    from .watch import Pass
+
+    seen: list[Path] = []
+    prepared = _prepare(options, err, seen)
     if prepared is None:
-        return EXIT_USAGE
+        return Pass(EXIT_USAGE, tuple(seen), complete=False)
     specs = prepared.specs
     steps = sum(len(list(spec.all_steps())) for spec in specs)
     out.write(f"ok: {len(specs)} spec file{'s' if len(specs) != 1 else ''}, {steps} steps\n")
-    return EXIT_OK
+    return Pass(EXIT_OK, prepared.files)
 
 
 def _run(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if options.watch:
+        return _watch(options, out, err, _run_pass)
+    return int(_run_pass(options, out, err).exit_code)
+
+
+def _watch(options: argparse.Namespace, out: TextIO, err: TextIO, run_pass: PassFunction) -> int:
+    """--watch: a pass now and after each change of what it read (runner/watch.py).
+    A mistake in the options ends the command at once, as without --watch; a problem that
+    editing a file can fix (a spec error, a missing file, a --tag that selects nothing) is
+    printed and watched."""
+    from dataclasses import replace
+
+    from .interrupt import Stop, handling_signals
+    from .variables import VariablesError, given_variables
+    from .watch import Pass, given_files, watch
+
+    if hasattr(options, "junit"):  # run: report files that can never be written
+        _report_paths(options)
+    try:
+        given_variables(options.var, None)
+    except VariablesError as exc:
+        raise UsageError(str(exc)) from None
+
+    def one_pass(stop: Stop) -> Pass:
+        try:
+            done = run_pass(options, out, err, stop)
+        except UsageError as exc:
+            err.write(f"apirun: error: {exc}\n")
+            done = Pass(EXIT_USAGE, complete=False)
+        return replace(done, last=bool(getattr(out, "broken", False)))
+
+    given = given_files(options.paths, options.setup, options.vars_file)
+    folders = [Path(name) for name in options.paths if Path(name).is_dir()]
+    stop = Stop()
+    with handling_signals(stop):
+        return watch(one_pass, given, folders, stop, out, err)
+
+
+def _run_pass(
+    options: argparse.Namespace, out: TextIO, err: TextIO, stop: Stop | None = None
+) -> Pass:
+    """One run: its exit code and the files it read. ``stop``: the watch's, so that a
+    signal during any pass stops that pass and the watch."""
+    from .watch import Pass
+
     reports = _report_paths(options)
-    prepared = _prepare(options, err)
+    seen: list[Path] = []
+    prepared = _prepare(options, err, seen)
     if prepared is None:
-        return EXIT_USAGE
+        return Pass(EXIT_USAGE, tuple(seen), complete=False)
     _refuse_inputs(reports, prepared.files)
     if options.dry_run:
-        return _dry_run(options, prepared, out)
+        return Pass(_dry_run(options, prepared, out), prepared.files)
 
     from dataclasses import replace
 
@@ -433,7 +511,7 @@ def _run(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         secrets=prepared.secrets,
         grouped=options.jobs > 1,
     )
-    stop = Stop()
+    stop = stop or Stop()
     with handling_signals(stop):
         result = run_specs(
             prepared.specs,
@@ -453,8 +531,8 @@ def _run(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         _write_reports(reports, result, prepared.secrets, options.show_secrets)
     if stop.requested:
         err.write(_interrupted_message(stop, result, reports))
-        return stop.exit_code
-    return result.exit_code
+        return Pass(stop.exit_code, prepared.files)
+    return Pass(result.exit_code, prepared.files)
 
 
 def _interrupted_message(stop: Any, result: Any, reports: dict[str, Path]) -> str:
