@@ -35,6 +35,7 @@ examples:
   apirun specs/ --tag smoke                   only steps tagged smoke (and the steps they need)
   apirun specs/users.yaml --step 'list users' one step, after the steps it takes captures from
   apirun --dry-run specs/users.yaml           print every request, rendered; nothing is sent
+  apirun --watch specs/users.yaml             run again on each save of it or a file it reads
   apirun --app myapp.wsgi:application specs/  base_url's host answered by a WSGI app, in-process
   apirun check specs/                         validate only: nothing is sent
   apirun check --setup login.yaml specs/      ...knowing the variables a setup, --var,

@@ -274,6 +274,22 @@ def test_ctrl_c_during_a_run_runs_the_finally_steps_and_ends_the_watch(own_srv, 
     ]
 
 
+def test_the_watch_ends_when_stdout_is_closed(srv, tmp_path):
+    """Nobody would read the next runs: the watch ends with the run's exit code."""
+    write_spec(tmp_path, "steps:\n" + STEP.format(name="a", url=f"{srv.url}/echo/closed"))
+    done = subprocess.run(
+        ["bash", "-c", 'exec "$@" >&-', "-", *apirun_command(), "--watch", "spec.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "watching" not in done.stderr
+    assert len(srv.app.find(path="/echo/closed")) == 1
+
+
 def test_usage_errors_end_the_command_at_once(tmp_path):
     write_spec(tmp_path, "steps:\n" + STEP.format(name="a", url="http://127.0.0.1:9/a"))
     for args in (("--junit", "nowhere/report.xml"), ("--var", "novalue")):
