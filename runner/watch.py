@@ -70,13 +70,13 @@ def given_files(paths: Sequence[str | Path], *extra: str | Path | None) -> list[
     which may not exist yet."""
     from .project import PROJECT_FILE
 
-    found: list[Path] = []
-    for name in (*paths, *(e for e in extra if e)):
+    found = [Path(name) for name in extra if name]
+    for name in paths:
         path = Path(name)
-        folder = path if path.is_dir() else path.parent
-        if not path.is_dir():
-            found.append(path)
-        found.append(folder / PROJECT_FILE)
+        if path.is_dir():
+            found.append(path / PROJECT_FILE)
+        else:
+            found += [path, path.parent / PROJECT_FILE]
     return found
 
 

@@ -183,6 +183,59 @@ def test_a_broken_included_file_is_watched_from_the_first_run(srv, tmp_path, wat
     assert child.stop() == 130
 
 
+def test_every_kind_of_input_is_watched(srv, tmp_path, watching):
+    """The setup, apirun.yaml, the vars file, a body file and a schema file: a change of
+    each runs again, and the server receives what the changed file now says."""
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    write_spec(
+        tmp_path, "steps:\n" + STEP.format(name="login", url=f"{srv.url}/echo/login1"), "login.yaml"
+    )
+    (folder / "apirun.yaml").write_text("setup: ../login.yaml\n")
+    (tmp_path / "values.yaml").write_text("word: one\n")
+    (folder / "body.txt").write_text("body 1")
+    (folder / "schema.json").write_text('{"type": "object"}')
+    write_spec(
+        folder,
+        f"""
+        base_url: {srv.url}
+        steps:
+          - name: send
+            request: {{method: POST, url: "/echo/{{{{ word }}}}", data: {{file: body.txt}}}}
+            expect: {{status: 200, schema: schema.json}}
+        """,
+    )
+    child = watching("--watch", "--vars-file", "values.yaml", "specs/spec.yaml")
+    child.wait(child.err, "watching 6 files — Ctrl-C to stop")
+    wait_for_request(srv, "/echo/one")
+
+    rewrite(tmp_path / "login.yaml", "login1", "login2")
+    child.wait(child.err, "change: login.yaml — re-running")
+    wait_for_request(srv, "/echo/login2")
+    child.wait(child.err, "watching 6 files", 2)
+
+    (folder / "apirun.yaml").write_text("# the same setup\nsetup: ../login.yaml\n")
+    child.wait(child.err, "change: specs/apirun.yaml — re-running")
+    wait_for_request(srv, "/echo/login2", 2)
+    child.wait(child.err, "watching 6 files", 3)
+
+    rewrite(tmp_path / "values.yaml", "one", "two")
+    child.wait(child.err, "change: values.yaml — re-running")
+    wait_for_request(srv, "/echo/two")
+    child.wait(child.err, "watching 6 files", 4)
+
+    (folder / "body.txt").write_text("body 2, longer")
+    child.wait(child.err, "change: specs/body.txt — re-running")
+    wait_for_request(srv, "/echo/two", 2)
+    assert srv.app.find(path="/echo/two")[-1].body == b"body 2, longer"
+    child.wait(child.err, "watching 6 files", 5)
+
+    (folder / "schema.json").write_text('{"type": "array"}')
+    child.wait(child.err, "change: specs/schema.json — re-running")
+    child.wait(child.out, "FAIL   send")  # the new schema was read
+    assert child.stop() == 130
+
+
 def test_step_and_the_reports_are_honoured_on_every_run(srv, tmp_path, watching):
     spec = write_spec(
         tmp_path,
