@@ -13,9 +13,13 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from . import __version__
+
+if TYPE_CHECKING:
+    from .interrupt import Stop
+    from .watch import Pass
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130
@@ -31,6 +35,7 @@ examples:
   apirun specs/ --tag smoke                   only steps tagged smoke (and the steps they need)
   apirun specs/users.yaml --step 'list users' one step, after the steps it takes captures from
   apirun --dry-run specs/users.yaml           print every request, rendered; nothing is sent
+  apirun --watch specs/users.yaml             run again on each save of it or a file it reads
   apirun --app myapp.wsgi:application specs/  base_url's host answered by a WSGI app, in-process
   apirun check specs/                         validate only: nothing is sent
   apirun check --setup login.yaml specs/      ...knowing the variables a setup, --var,
@@ -110,6 +115,13 @@ def _check_arguments(parser: argparse.ArgumentParser) -> None:
     _paths(parser)
     _variables(parser)
     _color(parser)
+    parser.add_argument(
+        "-w",
+        "--watch",
+        action="store_true",
+        help="do it again each time a spec or a file it reads changes (included, schema "
+        "and body files, the setup, the vars file, apirun.yaml), until Ctrl-C (exit 130)",
+    )
 
 
 def _run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -361,9 +373,10 @@ def _print_schema(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
-def _prepare(options: argparse.Namespace, err: TextIO) -> Any:
+def _prepare(options: argparse.Namespace, err: TextIO, seen: list[Path] | None = None) -> Any:
     """The command's options as RunInputs, loaded and checked (runner.inputs.prepare); spec
-    problems are printed, every one, and nothing is sent."""
+    problems are printed, every one, and nothing is sent (None). ``seen`` gets the files
+    the spec problems name, for --watch."""
     from .inputs import InputError, RunInputs, SpecErrors, prepare
     from .report.console import Style, format_spec_error
     from .variables import VariablesError, given_variables
@@ -388,6 +401,10 @@ def _prepare(options: argparse.Namespace, err: TextIO) -> Any:
     except InputError as exc:
         raise UsageError(str(exc)) from None
     except SpecErrors as exc:
+        if seen is not None:
+            from .watch import error_files
+
+            seen += error_files(exc.errors)
         style = Style(_use_color(options.color, err))
         for error in exc.errors:
             err.write(style.terminal(format_spec_error(error, style)) + "\n\n")
@@ -395,24 +412,86 @@ def _prepare(options: argparse.Namespace, err: TextIO) -> Any:
         return None
 
 
+# A pass: one check or run, giving its exit code and the files it read; the Stop is the
+# watch's (a signal during a pass stops that pass and the watch).
+PassFunction = Callable[[argparse.Namespace, TextIO, TextIO, "Stop | None"], "Pass"]
+
+
 def _check(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    prepared = _prepare(options, err)
+    if options.watch:
+        return _watch(options, out, err, _check_pass)
+    return int(_check_pass(options, out, err).exit_code)
+
+
+def _check_pass(
+    options: argparse.Namespace, out: TextIO, err: TextIO, stop: Stop | None = None
+) -> Pass:
+    from .watch import Pass
+
+    seen: list[Path] = []
+    prepared = _prepare(options, err, seen)
     if prepared is None:
-        return EXIT_USAGE
+        return Pass(EXIT_USAGE, tuple(seen), complete=False)
     specs = prepared.specs
     steps = sum(len(list(spec.all_steps())) for spec in specs)
     out.write(f"ok: {len(specs)} spec file{'s' if len(specs) != 1 else ''}, {steps} steps\n")
-    return EXIT_OK
+    return Pass(EXIT_OK, prepared.files)
 
 
 def _run(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if options.watch:
+        return _watch(options, out, err, _run_pass)
+    return int(_run_pass(options, out, err).exit_code)
+
+
+def _watch(options: argparse.Namespace, out: TextIO, err: TextIO, run_pass: PassFunction) -> int:
+    """--watch: a pass now and after each change of what it read (runner/watch.py).
+    A mistake in the options ends the command at once, as without --watch; a problem that
+    editing a file can fix (a spec error, a missing file, a --tag that selects nothing) is
+    printed and watched."""
+    from dataclasses import replace
+
+    from .interrupt import Stop, handling_signals
+    from .variables import VariablesError, given_variables
+    from .watch import Pass, given_files, watch
+
+    if hasattr(options, "junit"):  # run: report files that can never be written
+        _report_paths(options)
+    try:
+        given_variables(options.var, None)
+    except VariablesError as exc:
+        raise UsageError(str(exc)) from None
+
+    def one_pass(stop: Stop) -> Pass:
+        try:
+            done = run_pass(options, out, err, stop)
+        except UsageError as exc:
+            err.write(f"apirun: error: {exc}\n")
+            done = Pass(EXIT_USAGE, complete=False)
+        return replace(done, last=bool(getattr(out, "broken", False)))
+
+    given = given_files(options.paths, options.setup, options.vars_file)
+    folders = [Path(name) for name in options.paths if Path(name).is_dir()]
+    stop = Stop()
+    with handling_signals(stop):
+        return watch(one_pass, given, folders, stop, out, err)
+
+
+def _run_pass(
+    options: argparse.Namespace, out: TextIO, err: TextIO, stop: Stop | None = None
+) -> Pass:
+    """One run: its exit code and the files it read. ``stop``: the watch's, so that a
+    signal during any pass stops that pass and the watch."""
+    from .watch import Pass
+
     reports = _report_paths(options)
-    prepared = _prepare(options, err)
+    seen: list[Path] = []
+    prepared = _prepare(options, err, seen)
     if prepared is None:
-        return EXIT_USAGE
+        return Pass(EXIT_USAGE, tuple(seen), complete=False)
     _refuse_inputs(reports, prepared.files)
     if options.dry_run:
-        return _dry_run(options, prepared, out)
+        return Pass(_dry_run(options, prepared, out), prepared.files)
 
     from dataclasses import replace
 
@@ -434,7 +513,7 @@ def _run(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         secrets=prepared.secrets,
         grouped=options.jobs > 1,
     )
-    stop = Stop()
+    stop = stop or Stop()
     with handling_signals(stop):
         result = run_specs(
             prepared.specs,
@@ -454,8 +533,8 @@ def _run(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         _write_reports(reports, result, prepared.secrets, options.show_secrets)
     if stop.requested:
         err.write(_interrupted_message(stop, result, reports))
-        return stop.exit_code
-    return result.exit_code
+        return Pass(stop.exit_code, prepared.files)
+    return Pass(result.exit_code, prepared.files)
 
 
 def _interrupted_message(stop: Any, result: Any, reports: dict[str, Path]) -> str:
@@ -533,15 +612,15 @@ def _report_paths(options: argparse.Namespace) -> dict[str, Path]:
 
 
 def _refuse_inputs(reports: dict[str, Path], inputs: Sequence[Path]) -> None:
-    """A report may not replace what the run reads: a spec, an included file, the setup,
-    the vars file, apirun.yaml, a body, upload, schema or certificate file a step names.
-    Checked before anything is sent."""
+    """A report may not replace what the run reads: a spec, an included, schema, body,
+    upload or certificate file, the setup, the vars file, apirun.yaml. Checked before
+    anything is sent."""
     read = {path.resolve() for path in inputs}
     for flag, path in reports.items():
         if path.resolve() in read:
             raise UsageError(
-                f"{flag} {path} is an input of this run (a spec, an included file, the setup, "
-                "the vars file, apirun.yaml, or a file a step sends or checks against): name "
+                f"{flag} {path} is an input of this run (a spec, a file a spec includes, "
+                "sends or checks against, the setup, the vars file or apirun.yaml): name "
                 "another file for the report"
             )
 

@@ -65,7 +65,8 @@ class Prepared:
     setup: Spec | None
     options: RunOptions
     secrets: set[str]  # the values to mask in every output
-    files: tuple[Path, ...]  # every file the run reads: specs, includes, setup, vars, project
+    files: tuple[Path, ...]  # every file the run reads: specs, setup, vars, project, and what
+    # the specs read (includes, schemas, bodies, uploads, certificates: readfiles.py)
 
 
 def prepare(inputs: RunInputs) -> Prepared:
@@ -73,6 +74,7 @@ def prepare(inputs: RunInputs) -> Prepared:
     from .engine import RunOptions
     from .masking import secrets_in_variables
     from .project import ProjectError, project_file, read_project, setup_for
+    from .readfiles import files_read
     from .selection import SelectionError, check
     from .variables import VariablesError, checked_variables, openstack_variables, read_vars_file
     from .wire import in_process
@@ -108,34 +110,9 @@ def prepare(inputs: RunInputs) -> Prepared:
     read = [*files, *([setup_path] if setup_path else []), *([project] if project else [])]
     if inputs.vars_file is not None:
         read.append(Path(inputs.vars_file))
-    for spec in (*specs, *([setup] if setup else [])):
-        read += [Path(name) for name in spec.sources]
-        read += named_files(spec)
+    for spec in (*([setup] if setup else []), *specs):
+        read += files_read(spec)  # included, schema, body, upload and certificate files
     return Prepared(specs, setup, options, secrets_in_variables(variables), tuple(read))
-
-
-def named_files(spec: Spec) -> list[Path]:
-    """The files a spec's steps name: a body's (``data: {file}``), the uploads, a schema
-    file, a client certificate and its key. Like the specs, no report may replace them."""
-    from .model import ClientCert
-    from .operators.bodyschema import SCHEMA, BodySchema
-
-    found: list[Path] = []
-    certs: list[ClientCert | None] = [spec.defaults.cert]
-    for step in spec.all_steps():
-        request = step.request
-        if request.body_kind == "file" and isinstance(request.body, str):
-            found.append(Path(request.body))
-        found += [Path(upload.path) for upload in request.files]
-        certs.append(request.cert)
-        for expectation in step.expectations:
-            schema = expectation.expected
-            if expectation.operator == SCHEMA and isinstance(schema, BodySchema):
-                found.append(Path(expectation.source.file).parent / schema.label)
-    for cert in certs:
-        if cert is not None:
-            found += [Path(name) for name in (cert.cert, cert.key) if name]
-    return [path for path in found if path.is_file()]
 
 
 def app_target(text: str) -> Any:

@@ -196,7 +196,9 @@ class _Builder:
     ):
         self.path = path
         self.chain = chain  # the files being loaded, outermost first: to refuse include cycles
-        self.sources = {} if sources is None else sources  # texts of included files
+        self.sources = (
+            {} if sources is None else sources
+        )  # texts of included files; loop data files too (no text)
         self.diagnostics: list[Diagnostic] = []
         self.step: str | None = None
         # Names a broken step or capture might have defined: the static check of a file that
@@ -802,6 +804,7 @@ class _Builder:
         path = self.file(data["file"], at, "'loop.file'")
         if path is None:
             return None
+        self.sources.setdefault(path, ())  # an input of the run: --watch, report paths
         try:
             return read_rows(path)
         except VariablesError as exc:

@@ -156,3 +156,50 @@ def test_a_timeout_that_is_not_a_positive_number_is_one_line(srv, tmp_path, valu
     assert len(result.err.splitlines()) == 1
     assert "Traceback" not in result.err
     assert srv.app.requests == []
+
+
+def _readme_usage() -> list[str]:
+    """The lines of the code block under README's "Using it"."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Using it", 1)[1]
+    return section.split("```", 2)[1].splitlines()
+
+
+def _long_options(command: str) -> set[str]:
+    from runner.cli import _parser
+
+    parser = _parser()
+    commands = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    return {
+        name
+        for action in commands.choices[command]._actions
+        for name in action.option_strings
+        if name.startswith("--") and name not in ("--help", "--version")
+    }
+
+
+def test_the_readme_lists_every_option_of_run_and_marks_those_of_check():
+    """README's option list is the parser's: an option added to apirun is added there."""
+    import re
+
+    listed: dict[str, bool] = {}  # option → marked * (check takes it)
+    for line in _readme_usage():
+        found = re.match(r"\s+(?:-\w, )?(--[a-z-]+)", line)
+        if found:
+            listed[found.group(1)] = bool(re.search(r"(\s\*\s|\s\*$)", line))
+    assert set(listed) == _long_options("run")
+    assert {name for name, marked in listed.items() if marked} == _long_options("check")
+    usage = "\n".join(_readme_usage())
+    from runner.cli import COMMANDS
+
+    for command in COMMANDS:
+        assert re.search(rf"^apirun (\[{command.name}\]|{command.name}) ", usage, re.M), command
+
+
+def test_the_format_reference_lists_every_option_of_run():
+    import re
+
+    text = (ROOT / "docs" / "format.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| (`-.*?) \|", text, re.M)
+    listed = {name for row in rows for name in re.findall(r"`(--[a-z-]+)", row)}
+    assert listed - {"--help", "--version"} == _long_options("run")

@@ -51,40 +51,49 @@ def test_a_report_path_that_is_an_input_is_a_usage_error(srv, project, report, f
 
 
 @pytest.mark.parametrize(
-    ("report", "flag"),
-    [("schema.json", "--junit"), ("body.txt", "--curl"), ("upload.bin", "--report-html")],
-    ids=["schema", "data file", "upload"],
+    "report",
+    ["schemas/thing.json", "body.bin", "upload.txt", "common/schemas/inner.json"],
+    ids=["schema", "data-file", "upload", "included-file's-schema"],
 )
-def test_a_report_path_that_a_step_names_is_a_usage_error(srv, tmp_path, report, flag):
-    (tmp_path / "schema.json").write_text('{"type": "object"}')
-    (tmp_path / "body.txt").write_text("a body")
-    (tmp_path / "upload.bin").write_bytes(b"\x00upload")
-    spec = write_spec(
+def test_a_report_over_a_file_a_spec_sends_or_checks_against_is_refused(srv, tmp_path, report):
+    """Not only specs and includes: the files a step sends and the schema files it checks
+    against are inputs too (runner/readfiles.py), here and in an included file."""
+    for folder in ("schemas", "common/schemas"):
+        (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / "schemas/thing.json").write_text('{"type": "object"}')
+    (tmp_path / "common/schemas/inner.json").write_text('{"type": "object"}')
+    (tmp_path / "body.bin").write_bytes(b"\x00\x01")
+    (tmp_path / "upload.txt").write_text("hello")
+    write_spec(
+        tmp_path,
+        "steps:\n  - {name: inner, request: {url: '{base}/json'}, "
+        "expect: {schema: schemas/inner.json}}\n",
+        "common/inner.yaml",
+        base=srv.url,
+    )
+    write_spec(
         tmp_path,
         """
+        base_url: {base}
         steps:
-          - {name: data, request: {method: POST, url: '{base}/echo', data: {file: body.txt}}}
-          - name: upload
-            request: {method: POST, url: '{base}/echo', files: {f: upload.bin}}
-            expect: {schema: schema.json}
+          - name: checked
+            request: {url: /json}
+            expect: {schema: schemas/thing.json}
+          - name: sends a file
+            request: {method: POST, url: /echo, data: {file: body.bin}}
+          - name: uploads
+            request: {method: POST, url: /echo, files: {f: upload.txt}}
+          - {name: inner, include: common/inner.yaml}
         """,
         base=srv.url,
     )
     before = (tmp_path / report).read_bytes()
-    done = run_process(flag, report, str(spec), cwd=tmp_path)
+    done = run_process("--report-html", report, "spec.yaml", cwd=tmp_path)
     assert done.code == 2, done.text
-    assert f"{flag} {report} is an input of this run" in done.err
+    assert f"--report-html {report} is an input of this run" in done.err
     assert (tmp_path / report).read_bytes() == before
     assert srv.app.requests == []
-
-
-def test_a_symlink_into_a_missing_folder_is_refused_before_the_run(srv, tmp_path):
-    spec = write_spec(tmp_path, SPEC, base=srv.url)
-    (tmp_path / "report.xml").symlink_to(tmp_path / "gone" / "report.xml")
-    done = run_process("--junit", str(tmp_path / "report.xml"), str(spec))
-    assert done.code == 2, done.text
-    assert f"there is no folder {tmp_path / 'gone'}" in done.err
-    assert srv.app.requests == []
+    assert run_process("--report-html", "report.html", "spec.yaml", cwd=tmp_path).code == 0
 
 
 def test_a_symlinked_report_is_written_through_to_its_target(tmp_path):
@@ -147,3 +156,12 @@ def test_a_closed_or_full_stdout_stops_output_not_the_run(srv, tmp_path, command
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["passed"] and report["summary"]["files"] == 3
     assert len(srv.app.find(path="/json")) == 3
+
+
+def test_a_symlink_into_a_missing_folder_is_refused_before_the_run(srv, tmp_path):
+    spec = write_spec(tmp_path, SPEC, base=srv.url)
+    (tmp_path / "report.xml").symlink_to(tmp_path / "gone" / "report.xml")
+    done = run_process("--junit", str(tmp_path / "report.xml"), str(spec))
+    assert done.code == 2, done.text
+    assert f"there is no folder {tmp_path / 'gone'}" in done.err
+    assert srv.app.requests == []
