@@ -562,6 +562,7 @@ def jinja_environment() -> Any:
             cache_size=0,  # compiled templates are cached here, by source text
         )
         env.globals["uuid"] = lambda: uuid.uuid4().hex
+        env.globals["uuid4"] = lambda: str(uuid.uuid4())
         env.globals["range"] = _range
         env.filters["b64encode"] = _b64encode
         env.filters["b64decode"] = _b64decode
