@@ -265,10 +265,15 @@ def _needed(source: str) -> tuple[frozenset[str], tuple[str, ...], tuple[str, ..
         and node.node.name == "response"
         and node.attr not in templating.RESPONSE_ATTRIBUTES
     )
+    # item.X | default(...) and item.X is defined may read a key the rows lack.
+    tolerant = defaulted | {
+        id(test.node) for test in tree.find_all(nodes.Test) if test.name in _OPTIONAL_TESTS
+    }
     keys = tuple(
         node.attr
         for node in tree.find_all(nodes.Getattr)
         if isinstance(node.node, nodes.Name) and node.node.name == "item"
+        if id(node) not in tolerant
     ) + tuple(
         node.arg.value
         for node in tree.find_all(nodes.Getitem)
@@ -276,5 +281,6 @@ def _needed(source: str) -> tuple[frozenset[str], tuple[str, ...], tuple[str, ..
         and node.node.name == "item"
         and isinstance(node.arg, nodes.Const)
         and isinstance(node.arg.value, str)
+        if id(node) not in tolerant
     )
     return frozenset(needed - set(environment.globals)), wrong, keys

@@ -187,3 +187,53 @@ def require_service(cloud: Cloud, service_type: str) -> str:
         pytest.skip(message)
     assert url is not None
     return url
+
+
+def resources(cloud: Cloud) -> dict[str, set[str]]:
+    """What the cloud holds now, by kind (ids, and each provider's non-zero usages), through
+    each service's API: compare a snapshot before a run with one after to see what it left."""
+    found: dict[str, set[str]] = {}
+
+    def listed(kind: str, url: str, key: str, **kw: Any) -> None:
+        answer = cloud.get(url, **kw)
+        assert answer.status_code == 200, f"{kind}: {answer.status_code} {answer.text}"
+        found[kind] = {item["id"] for item in answer.json()[key]}
+
+    listed("users", f"{cloud.identity}/users", "users")
+    listed("projects", f"{cloud.identity}/projects", "projects")
+    listed(
+        "application credentials",
+        f"{cloud.identity}/users/{cloud.user_id}/application_credentials",
+        "application_credentials",
+    )
+    if nova := cloud.endpoint("compute"):
+        listed("servers", f"{nova}/servers", "servers", params={"all_tenants": 1})
+    if glance := cloud.endpoint("image"):
+        listed("images", f"{glance}/v2/images", "images", params={"limit": 1000})
+    if neutron := cloud.endpoint("network"):
+        for kind in ("networks", "subnets", "ports", "security-groups", "security-group-rules"):
+            listed(kind, f"{neutron}/v2.0/{kind}", kind.replace("-", "_"))
+    if placement := cloud.endpoint("placement"):
+        version = {"OpenStack-API-Version": "placement 1.39"}
+        answer = cloud.get(f"{placement}/resource_providers", headers=version)
+        providers = [p["uuid"] for p in answer.json()["resource_providers"]]
+        found["resource providers"] = set(providers)
+        answer = cloud.get(
+            f"{placement}/traits", params={"name": "startswith:CUSTOM_"}, headers=version
+        )
+        found["custom traits"] = set(answer.json()["traits"])
+        found["usages"] = set()
+        for provider in providers:
+            answer = cloud.get(f"{placement}/resource_providers/{provider}/usages")
+            usages = answer.json()["usages"]
+            found["usages"] |= {f"{provider} {rc}={n}" for rc, n in usages.items() if n}
+    return found
+
+
+def left_behind(before: dict[str, set[str]], after: dict[str, set[str]]) -> dict[str, set[str]]:
+    """What ``after`` has that ``before`` had not, by kind (empty: nothing was left)."""
+    return {
+        kind: ids - before.get(kind, set())
+        for kind, ids in after.items()
+        if ids - before.get(kind, set())
+    }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from helpers import line_of, run_cli, write_spec
 
 SPEC = """
@@ -174,6 +176,27 @@ def test_a_variable_that_uses_an_undefined_one_is_found_before_running(srv, caps
         assert "undefined variable 'missing_thing'" in result.err
         assert f"--> {spec}:{line_of(spec, 'missing_thing')}:" in result.err
     assert srv.app.requests == []
+
+
+def test_uuid4_is_a_fresh_canonical_uuid_and_vars_keep_one_per_run(srv, capsys, tmp_path):
+    spec = write_spec(
+        tmp_path,
+        f"""
+        base_url: {srv.url}
+        vars: {{rp: "{{{{ uuid4() }}}}"}}
+        steps:
+          - name: twice the var, once a new one
+            request:
+              url: /echo
+              params: {{a: "{{{{ rp }}}}", b: "{{{{ rp }}}}", c: "{{{{ uuid4() }}}}"}}
+        """,
+    )
+    assert run_cli(capsys, str(spec)).code == 0
+    query = sent(srv)
+    (a,), (b,), (c,) = query["a"], query["b"], query["c"]
+    canonical = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+    assert re.fullmatch(canonical, a) and re.fullmatch(canonical, c), query
+    assert a == b != c
 
 
 def test_templates_see_plain_data_not_the_loaders_source_positions(srv, capsys, tmp_path):
