@@ -1053,8 +1053,17 @@ class _Builder:
         if not _has_template(value):
             problem = check_operand(kind.literal, value)
             if problem:
-                self.error(problem, at)
+                self.error(problem, self.culprit(kind.literal, value, at))
         return [Expectation(query, kind.literal, prepared, at)]
+
+    def culprit(self, operator: str, value: Any, at: Source) -> Source:
+        """Where a refused list operand goes wrong: its first item refused on its own (the
+        schema points there too), else the list."""
+        if isinstance(value, LocList):
+            for index, item in enumerate(value):
+                if check_operand(operator, [item]):
+                    return self.source(value, index)
+        return at
 
     def operators(self, query: Query, data: dict[Any, Any]) -> list[Expectation]:
         result = []
