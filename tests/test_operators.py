@@ -136,3 +136,35 @@ def test_docs_name_every_operator_and_query_kind():
 def _first_cells(text: str, heading: str) -> list[str]:
     """The first column of the tables in a section of the docs."""
     return re.findall(r"^\| ([^|]+?) \|", _section(text, heading), re.M)
+
+
+def test_no_operator_is_named_outside_the_registry():
+    """The list of operators appears once: in runner/operators/. Elsewhere, code reads the
+    registry (the importers' output is spec text, so they may write operator names). 'type'
+    and 'not' are left out: they are also JSON Schema keywords and a Jinja word."""
+    import ast
+    from pathlib import Path
+
+    from runner.operators import OPERATOR_NAMES
+
+    names = set(OPERATOR_NAMES) - {"type", "not"}
+    package = Path(__file__).resolve().parent.parent / "runner"
+    found = []
+    for path in package.rglob("*.py"):
+        if path.relative_to(package).parts[0] in ("operators", "importers"):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {
+            id(node.value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+        }
+        found += [
+            f"{path.relative_to(package)}:{node.lineno}: {node.value!r}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and node.value in names
+            and id(node) not in docstrings
+        ]
+    assert found == []

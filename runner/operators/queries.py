@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from ..messages import BodyNotJSON, Response
 from .jsonpath import JSONPathError, compile_jsonpath
-from .predicates import _regex
+from .predicates import EQUALS, _regex
 from .values import MISSING, Mismatch
 
 
@@ -36,7 +36,7 @@ class QueryKind:
     missing: str  # what finding nothing says; {} is the argument
     takes_argument: bool = True  # header name, JSONPath...; False: `{status: true}` captures it
     check_argument: Callable[[str], str | None] = _no_argument  # a literal argument's problem
-    literal: str = "equals"  # the operator a literal check means (status: its shorthand)
+    literal: str = EQUALS  # the operator a literal check means (status: its shorthand)
     check_list: bool = False  # expect takes a list of checks too (body: [{contains: a}, ...])
     text_values: bool = False  # literal numbers are compared as text (Content-Length: 42)
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..operators import OPERATOR_NAMES, PREDICATES, QUERIES
 from ..operators.bodyschema import SCHEMA
-from ..operators.predicates import STATUS_CODE
+from ..operators.predicates import EQUALS, STATUS_CODE
 
 Schema = dict[str, Any]
 TEMPLATE_REF = {"$ref": "#/definitions/template"}
@@ -526,7 +526,7 @@ def _checks() -> Schema:
 def _expect() -> Schema:
     properties: Schema = {}
     for kind in QUERIES.values():
-        if kind.literal != "equals":
+        if kind.literal != EQUALS:
             check = {"$ref": f"#/definitions/{kind.literal}Check"}
         elif kind.check_list:
             check = {"$ref": "#/definitions/checks"}
