@@ -39,7 +39,6 @@ from .model import (
 from .operators import BODY, JSONPATH, OPERATOR_NAMES, QUERIES, STATUS, QueryKind, check_operand
 from .operators.bodyschema import SCHEMA
 from .payloads import PayloadError, client_cert, readable_file
-from .schema import check_document
 from .source import Source
 from .urls import is_absolute
 from .variables import VariablesError, read_rows
@@ -148,8 +147,6 @@ def _load_text(text: str, path: str) -> Spec:
         raise SpecError([diagnostic], tuple(text.splitlines())) from None
     builder = _Builder(path, chain=(os.path.normpath(path),))
     spec = builder.spec(document, text)
-    # The spec schema checks the same document; it speaks only where the loader said nothing.
-    builder.diagnostics += check_document(document, path, builder.diagnostics)
     if builder.diagnostics or spec is None:
         diagnostics = builder.diagnostics or [
             Diagnostic("this file is not a spec (see docs/format.md)", Source(path, 1))
@@ -694,8 +691,6 @@ class _Builder:
         builder = _Builder(path, (*self.chain, path), self.sources)
         builder.keep_going = self.keep_going  # the including file's defaults apply
         result = builder.included(document)
-        # The schema speaks for an included file too, where the loader said nothing.
-        builder.diagnostics += check_document(document, path, builder.diagnostics)
         self.diagnostics += builder.diagnostics
         return None if builder.diagnostics else result
 
@@ -1054,6 +1049,12 @@ class _Builder:
             problem = check_operand(kind.literal, value)
             if problem:
                 self.error(problem, self.culprit(kind.literal, value, at))
+        elif isinstance(value, LocList):  # the templated items are checked when they render
+            for index, item in enumerate(value):
+                problem = None if _has_template(item) else check_operand(kind.literal, [item])
+                if problem:
+                    self.error(problem, self.source(value, index))
+                    break
         return [Expectation(query, kind.literal, prepared, at)]
 
     def culprit(self, operator: str, value: Any, at: Source) -> Source:

@@ -517,7 +517,7 @@ CASES = [
         Case(ONE_STEP + "    expect: {status: []}\n", ((5, 22),), ("status",), "a"),
         id="status-empty-list",
     ),
-    pytest.param(  # the loader leaves a list with a template to run time; the schema does not
+    pytest.param(  # the templated item is checked when it renders, the plain one at load
         Case(
             'name: t\nvars: {code: 200}\nsteps:\n  - name: a\n    request: {url: "{base}/echo"}\n'
             '    expect: {status: ["{{ code }}", 999]}\n',

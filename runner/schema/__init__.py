@@ -1,14 +1,13 @@
-"""The spec format as a JSON Schema (``apirun.schema.json``): one contract for editors, the
-loader and the tests, and a check that every spec file passes before anything is sent.
+"""The spec format as a JSON Schema (``apirun.schema.json``), generated from the model and
+the registry (build.py): the contract for editors and other tools.
 
-The schema is applied by a small interpreter of the keywords it uses, compiled once into
-closures. Not by jsonschema at run time, on purpose: importing jsonschema costs ~55 ms and
-validating a 500-step file with it ~60 ms, which alone breaks the start-up target of issue 7
-(apirun's W(1) went from 1.33x to 1.84x the hand-written loop). tests/test_schema.py holds
-this interpreter to jsonschema's verdicts on the same schema, and the schema to the loader.
-
-The loader's own checks speak first (they know the step, and suggest the nearest key);
-a schema violation is reported only where the loader said nothing (see ``check_document``).
+One shape validator runs at load time: the loader's (it knows the step, and suggests the
+nearest key). The schema is not applied a second time: two validators hid each other's
+mistakes (a rule missing from one was covered by the other). Instead tests/test_schema.py
+holds them to the same verdicts, on random documents and key table by key table, with a
+small interpreter of the schema's keywords (``violations``; itself held to jsonschema's
+verdicts) — so a rule missing from either one fails a test. ``check_document`` turns the
+schema's violations into positioned diagnostics, for those tests and for tools.
 """
 
 from __future__ import annotations
