@@ -344,7 +344,19 @@ def _as_value(result: Any, value: Expr) -> Any:
 def _render_text(value: Text, scope: Scope) -> str:
     _iterations.left = MAX_ITERATIONS
     try:
-        return _jinja_template(value.text).render(scope)
+        template = _jinja_template(value.text)
+        parts, size = [], 0
+        # Template.render, with the text counted as it grows: a loop of large pieces
+        # ({% for i in range(999999) %}{{ 'a' * 999999 }}{% endfor %}) stops at the limit.
+        for part in template.root_render_func(template.new_context(dict(scope))):
+            size += len(part)
+            if size > MAX_TEXT:
+                raise LimitError(
+                    f"the template's text grows past the {MAX_TEXT:,} characters a template "
+                    "may build"
+                )
+            parts.append(part)
+        return "".join(parts)
     except Exception as exc:
         raise _template_error(exc, value, scope) from None
 
@@ -386,6 +398,8 @@ def _template_error(exc: Exception, value: Expr | Text, scope: Scope) -> Templat
         return _undefined(exc.message or "undefined", value, scope)
     if isinstance(exc, SecurityError):
         message = f"unsafe template refused: {exc}"
+    elif isinstance(exc, MemoryError):
+        message = "the template needs more memory than there is (see the limits in docs)"
     elif isinstance(exc, TemplateError):  # raised by our own filters, already readable
         if exc.source is not None:  # already placed (a value that cannot be a value)
             return exc
@@ -490,6 +504,7 @@ def _endpoint(
 MAX_SIZE = 1_000_000  # items of a string, list or bytes built by repetition ('a' * n)
 MAX_DIGITS = 1_000  # digits of an integer power (9 ** 99999999)
 MAX_ITERATIONS = 1_000_000  # range() items in one rendering, nested ranges included
+MAX_TEXT = 16 * 1024 * 1024  # characters of the text one template renders to
 
 
 class LimitError(TemplateError):
