@@ -344,6 +344,82 @@ def test_a_template_whose_text_grows_without_end_stops(srv, tmp_path):
     assert srv.app.requests == []
 
 
+PADDINGS = {
+    "percent": ("{{ '%0999999999d' % 1 }}", "a '%' format width of 999,999,999 characters"),
+    "star": ("{{ '%*d' % (999999999, 1) }}", "a '%' format width of 999,999,999 characters"),
+    "format": ("{{ '{:>999999999}'.format(1) }}", "a format width of 999,999,999 characters"),
+    "nested": ("{{ '{:>{}}'.format(1, 999999999) }}", "a format width of 999,999,999"),
+    "method": ("{{ 'a'.center(999999999) }}", "center() of 999,999,999 characters"),
+    "filter": ("{{ 'a' | center(999999999) }}", "center of 999,999,999 characters"),
+    "indent": ("{{ 'a' | indent(999999999) }}", "indent of 999,999,999 characters"),
+    "format-filter": ("{{ '%0999999999d' | format(1) }}", "a '%' format width of 999,999,999"),
+    "replace": (
+        "{{ ('a' * 999999) | replace('a', 'a' * 999999) }}",
+        "replace() would build more than the 16,777,216 characters",
+    ),
+}
+
+
+def test_paddings_and_widths_in_templates_are_bounded(srv, tmp_path):
+    specs = []
+    for name, (template, _) in PADDINGS.items():
+        specs.append(
+            write_spec(
+                tmp_path,
+                f'steps:\n  - name: s\n    request: {{url: "{{base}}/echo", method: POST, '
+                f'json: {{x: "{template}"}}}}\n',
+                name=f"{name}.yaml",
+                base=srv.url,
+            )
+        )
+    done = apirun(*map(str, specs))
+    assert done.returncode == 2, done.text
+    for spec, (_, message) in zip(specs, PADDINGS.values(), strict=True):
+        assert message in done.text.split(str(spec), 1)[1], (spec.name, done.text)
+        assert_points(done.text, spec, 3)
+    assert srv.app.requests == []
+
+
+def test_ordinary_paddings_and_formats_still_work(srv, tmp_path):
+    spec = write_spec(
+        tmp_path,
+        """
+        vars: {n: 5}
+        steps:
+          - name: s
+            request:
+              url: "{base}/echo"
+              method: POST
+              json:
+                a: "{{ '%05d' % n }}"
+                b: "{{ '{:>6}'.format('x') }}"
+                c: "{{ 'ab' | center(6) }}"
+                d: "{{ 'x' | indent(2, true) }}"
+                e: "{{ 'aXa' | replace('X', '-') }}"
+                f: "{{ '%s-%s' | format(1, 2) }}"
+                g: "{{ 'a'.ljust(3, '.') }}"
+                h: "{{ '{a}'.format_map({'a': 1}) }}"
+                i: "{{ '%*d' % (4, 1) }}"
+                j: "{{ 7 % 3 }}"
+        """,
+        base=srv.url,
+    )
+    done = apirun(str(spec))
+    assert done.returncode == 0, done.text
+    assert srv.app.requests[-1].json() == {
+        "a": "00005",
+        "b": "     x",
+        "c": "  ab  ",
+        "d": "  x",
+        "e": "a-a",
+        "f": "1-2",
+        "g": "a..",
+        "h": "1",
+        "i": "   1",
+        "j": 1,
+    }
+
+
 # -- fuzz: the example specs, mutated, and the bombs -------------------------------------------
 
 ROOT = Path(__file__).resolve().parent.parent
