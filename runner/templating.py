@@ -222,6 +222,11 @@ def _fold(node: Any) -> Any:
 
     if isinstance(node, nodes.Const):
         return node.value
+    if isinstance(node, nodes.List | nodes.Tuple):  # [1, 2] * 10**8
+        items = [_fold(item) for item in node.items]
+        if any(item is _NOT_CONSTANT for item in items):
+            return _NOT_CONSTANT
+        return items if isinstance(node, nodes.List) else tuple(items)
     if isinstance(node, nodes.Neg):
         value = _fold(node.node)
         return -value if isinstance(value, int | float) else _NOT_CONSTANT

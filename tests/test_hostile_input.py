@@ -236,6 +236,10 @@ def test_devices_fifos_and_huge_files_are_not_read(srv, tmp_path):
     assert_points(done.text, spec, 4)
     assert_points(done.text, spec, 6)
 
+    done = apirun("check", "/dev/zero")
+    assert done.returncode == 2, done.text
+    assert "/dev/zero is not a regular file" in done.text
+
     done = apirun("--vars-file", "/dev/zero", str(spec))
     assert done.returncode == 2, done.text
     assert "--vars-file cannot read /dev/zero: not a regular file" in done.text
@@ -378,6 +382,19 @@ def test_paddings_and_widths_in_templates_are_bounded(srv, tmp_path):
         assert message in done.text.split(str(spec), 1)[1], (spec.name, done.text)
         assert_points(done.text, spec, 3)
     assert srv.app.requests == []
+
+
+def test_check_folds_a_repeated_constant_list(srv, tmp_path):
+    spec = write_spec(
+        tmp_path,
+        'steps:\n  - name: s\n    request: {url: "{base}/echo", method: POST, '
+        'json: {x: "{{ [1, (2, 3)] * 10**8 }}"}}\n',
+        base=srv.url,
+    )
+    done = apirun("check", str(spec))
+    assert done.returncode == 2, done.text
+    assert "'*' would repeat 2 items 100000000 times" in done.text
+    assert_points(done.text, spec, 3)
 
 
 def test_ordinary_paddings_and_formats_still_work(srv, tmp_path):
