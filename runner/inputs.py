@@ -160,6 +160,8 @@ def spec_files(paths: Sequence[str | Path]) -> list[Path]:
             if path.name == PROJECT_FILE:
                 raise InputError(f"{name} is the project file, not a spec: name the specs")
             files.append(path)
+        elif path.exists():  # /dev/zero, a FIFO: never read whole (see files.py)
+            raise InputError(f"{name} is not a regular file: a spec is a YAML file")
         else:
             raise InputError(f"no such file or folder: {name}")
     return files

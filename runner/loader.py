@@ -18,6 +18,7 @@ from typing import Any
 
 from . import templating
 from .errors import Diagnostic, Partial, SpecError, TemplateError
+from .files import read_bounded
 from .model import (
     DEFAULT_MAX_BODY_MB,
     BodyKind,
@@ -104,13 +105,17 @@ _METHOD = re.compile(r"\A[A-Za-z]+\Z")
 # Tags are words for the command line (--tag smoke,slow): no spaces, no commas.
 TAG = re.compile(r"\A[A-Za-z0-9_.:/-]+\Z")
 FIXTURE_NAME = re.compile(r"\A[A-Za-z_][\w.]*:[A-Za-z_][\w.]*\Z")
+# Includes that multiply (a file including another six times, which includes another six
+# times, …) grow a spec exponentially without a cycle: bounded per spec file.
+MAX_INCLUDED_STEPS = 10_000  # steps brought in by include, counted each place they land
+MAX_INCLUDED_FILES = 1_000  # distinct included files read for one spec file
 
 
 def load_file(path: str | Path) -> Spec:
     """Read and check one spec file; raise SpecError listing every problem in it."""
     name = str(path)
     try:
-        raw = Path(path).read_bytes()
+        raw = read_bounded(path)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise SpecError(
@@ -190,6 +195,7 @@ class _Builder:
         path: str,
         chain: tuple[str, ...] = (),
         sources: dict[str, tuple[str, ...]] | None = None,
+        shared: _Included | None = None,
     ):
         self.path = path
         self.chain = chain  # the files being loaded, outermost first: to refuse include cycles
@@ -204,6 +210,9 @@ class _Builder:
         self.opaque = False  # a broken include: what it defines is unknown
         # defaults.continue_on_failure of the (including) file: each step's, unless it says
         self.keep_going = False
+        self.shared = _Included() if shared is None else shared
+        self.included_steps = 0  # steps this file's includes brought in, nested ones counted
+        self.files: set[str] = set()  # the files this file includes, directly or not
 
     # -- positions and errors -------------------------------------------------------------
 
@@ -448,7 +457,7 @@ class _Builder:
         max_body = DEFAULT_MAX_BODY_MB
         if "max_body_mb" in data:
             value = data["max_body_mb"]
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            if not _positive_number(value):
                 self.error(
                     f"'max_body_mb' must be a positive number of MiB, found {value!r}",
                     self.source(data, "max_body_mb", value=True),
@@ -574,7 +583,7 @@ class _Builder:
         if "timeout" not in data:
             return None
         value = data["timeout"]
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        if not _positive_number(value):
             self.error(
                 f"'{what}' must be a positive number of seconds, found {value!r}",
                 self.source(data, "timeout", value=True),
@@ -661,6 +670,18 @@ class _Builder:
         if included is None:
             return None
         steps, defaults, base_url = included
+        count = _count_steps(steps)
+        if self.included_steps + count > MAX_INCLUDED_STEPS:
+            if not self.shared.refused:
+                self.shared.refused = True
+                self.error(
+                    f"includes bring more than {MAX_INCLUDED_STEPS:,} steps into this file "
+                    f"(this one {count:,}, after {self.included_steps:,}): include files that "
+                    "multiply without end? Split the spec into files run apart",
+                    where,
+                )
+            return None
+        self.included_steps += count
         prefix = f"{name} › "
         return Include(
             name=name,
@@ -674,8 +695,21 @@ class _Builder:
     def included_file(
         self, path: str, where: Source
     ) -> tuple[tuple[Item, ...], tuple[Variable, ...], Any] | None:
+        known = self.shared.cache.get(path)
+        if known is not None and not known[1] & set(self.chain):
+            # Read and checked already (its problems reported once); no cycle from here.
+            self.files |= known[1]
+            return known[0]
+        if self.shared.loads >= MAX_INCLUDED_FILES:
+            if not self.shared.refused:
+                self.shared.refused = True
+                self.error(
+                    f"this spec includes more than {MAX_INCLUDED_FILES:,} files in all", where
+                )
+            return None
+        self.shared.loads += 1
         try:
-            text = Path(path).read_bytes().decode("utf-8-sig")
+            text = read_bounded(path).decode("utf-8-sig")
         except OSError as exc:
             self.error(f"cannot read the included file {path}: {exc.strerror or exc}", where)
             return None
@@ -688,11 +722,15 @@ class _Builder:
         except YAMLSyntaxError as exc:
             self.diagnostics.append(Diagnostic(exc.message, Source(path, *exc.position)))
             return None
-        builder = _Builder(path, (*self.chain, path), self.sources)
+        builder = _Builder(path, (*self.chain, path), self.sources, self.shared)
         builder.keep_going = self.keep_going  # the including file's defaults apply
         result = builder.included(document)
         self.diagnostics += builder.diagnostics
-        return None if builder.diagnostics else result
+        result = None if builder.diagnostics else result
+        files = frozenset({*builder.files, path})
+        self.shared.cache[path] = (result, files)
+        self.files |= files
+        return result
 
     def step_body(self, data: LocDict, name: str, at: Source) -> Step | None:
         self.check_keys(data, STEP_KEYS, f"step '{name}'", ("name", "request"), INCLUDE_KEYS)
@@ -1149,6 +1187,29 @@ class _Builder:
                 self.error(problem, where)
                 return None
         return Query(kind.name, prepared)
+
+
+class _Included:
+    """What the files of one spec share while it loads: included files already read (with
+    the files they include, to tell whether reusing one would hide a cycle), and the count."""
+
+    __slots__ = ("cache", "loads", "refused")
+
+    def __init__(self) -> None:
+        self.cache: dict[str, tuple[Any, frozenset[str]]] = {}
+        self.loads = 0
+        self.refused = False  # a limit was reported: said once, not at every include after
+
+
+def _positive_number(value: Any) -> bool:
+    """A number of seconds or MiB: more than 0, and finite (YAML's .inf and .nan are not)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return 0 < value < float("inf")
+
+
+def _count_steps(items: Iterable[Item]) -> int:
+    return sum(_count_steps(item.steps) if isinstance(item, Include) else 1 for item in items)
 
 
 def _adopt(item: Item, prefix: str, base_url: Any) -> Item:

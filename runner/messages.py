@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -118,12 +120,32 @@ class Response:
                     self._json = json.loads(self.content)
                 except (ValueError, UnicodeDecodeError) as exc:
                     content_type = self.headers.get("content-type") or "no Content-Type"
-                    self._json_error = f"the response body is not JSON ({content_type}): {exc}"
+                    self._json_error = _huge_integer(exc) or (
+                        f"the response body is not JSON ({content_type}): {exc}"
+                    )
                 except RecursionError:  # json's C parser, on arrays in arrays in arrays…
                     self._json_error = "the response body is JSON nested too deeply to read"
         if self._json_error is not None:
             raise BodyNotJSON(self._json_error)
         return self._json
+
+
+_DIGITS = re.compile(r"value has (\d+) digits")
+
+
+def _huge_integer(exc: Exception) -> str | None:
+    """Why valid JSON with an integer of thousands of digits could not be read: Python reads
+    (and prints) integers of up to sys.get_int_max_str_digits() digits, 4,300 by default: a
+    bound against quadratic-time conversions that a server could otherwise force on us."""
+    match = _DIGITS.search(str(exc)) if isinstance(exc, ValueError) else None
+    if match is None or "integer string conversion" not in str(exc):
+        return None
+    limit = sys.get_int_max_str_digits()
+    return (
+        f"the response body is JSON with an integer of {int(match.group(1)):,} digits, more "
+        f"than the {limit:,} apirun reads (Python's limit on integer digits), so it cannot be "
+        "checked"
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,7 +65,7 @@ def config_paths(filename: str, override_variable: str) -> list[Path]:
 
 def _read_clouds(path: Path) -> dict[str, Any]:
     try:
-        data = read_yaml_file(path)
+        data = read_yaml_file(path, version=(1, 1))  # read by openstacksdk too: its YAML
     except YAMLSyntaxError as exc:
         raise CloudConfigError(exc.message) from None
     clouds = data.get("clouds") if isinstance(data, dict) else None

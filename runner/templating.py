@@ -232,6 +232,11 @@ def _fold(node: Any) -> Any:
 
     if isinstance(node, nodes.Const):
         return node.value
+    if isinstance(node, nodes.List | nodes.Tuple):  # [1, 2] * 10**8
+        items = [_fold(item) for item in node.items]
+        if any(item is _NOT_CONSTANT for item in items):
+            return _NOT_CONSTANT
+        return items if isinstance(node, nodes.List) else tuple(items)
     if isinstance(node, nodes.Neg):
         value = _fold(node.node)
         return -value if isinstance(value, int | float) else _NOT_CONSTANT
@@ -356,7 +361,19 @@ def _as_value(result: Any, value: Expr) -> Any:
 def _render_text(value: Text, scope: Scope) -> str:
     _iterations.left = MAX_ITERATIONS
     try:
-        return _jinja_template(value.text).render(scope)
+        template = _jinja_template(value.text)
+        parts, size = [], 0
+        # Template.render, with the text counted as it grows: a loop of large pieces
+        # ({% for i in range(999999) %}{{ 'a' * 999999 }}{% endfor %}) stops at the limit.
+        for part in template.root_render_func(template.new_context(dict(scope))):
+            size += len(part)
+            if size > MAX_TEXT:
+                raise LimitError(
+                    f"the template's text grows past the {MAX_TEXT:,} characters a template "
+                    "may build"
+                )
+            parts.append(part)
+        return "".join(parts)
     except Exception as exc:
         raise _template_error(exc, value, scope) from None
 
@@ -398,6 +415,8 @@ def _template_error(exc: Exception, value: Expr | Text, scope: Scope) -> Templat
         return _undefined(exc.message or "undefined", value, scope)
     if isinstance(exc, SecurityError):
         message = f"unsafe template refused: {exc}"
+    elif isinstance(exc, MemoryError):
+        message = "the template needs more memory than there is (see the limits in docs)"
     elif isinstance(exc, TemplateError):  # raised by our own filters, already readable
         if exc.source is not None:  # already placed (a value that cannot be a value)
             return exc
@@ -560,6 +579,7 @@ def _endpoint(
 MAX_SIZE = 1_000_000  # items of a string, list or bytes built by repetition ('a' * n)
 MAX_DIGITS = 1_000  # digits of an integer power (9 ** 99999999)
 MAX_ITERATIONS = 1_000_000  # range() items in one rendering, nested ranges included
+MAX_TEXT = 16 * 1024 * 1024  # characters of the text one template renders to
 
 
 class LimitError(TemplateError):
@@ -588,7 +608,131 @@ def _power(left: Any, right: Any) -> Any:
     return left**right
 
 
-_BOUNDED_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {"*": _times, "**": _power}
+_PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
+
+
+def _width(number: Any, what: str) -> None:
+    """A width, precision or count that a format or a padding would fill with characters."""
+    if isinstance(number, int) and not isinstance(number, bool) and number > MAX_SIZE:
+        raise LimitError(
+            f"{what} of {number:,} characters, more than the {MAX_SIZE:,} a template may build"
+        )
+
+
+def _arguments(values: Any) -> list[Any]:
+    if isinstance(values, Mapping):
+        return list(values.values())
+    return list(values) if isinstance(values, tuple | list) else [values]
+
+
+def _percent(left: Any, right: Any) -> Any:
+    """``'%09999999999d' % 1`` builds ten billion characters: widths are bounded."""
+    if isinstance(left, str):
+        _percent_widths(left, right)
+    return left % right
+
+
+def _format_widths(text: str, args: Any, kwargs: Mapping[str, Any]) -> None:
+    """``'{:>999999999}'.format(1)``: the widths of str.format, also nested (``{:{}}``)."""
+    import string
+
+    try:
+        fields = list(string.Formatter().parse(text))
+    except ValueError:
+        return  # str.format says what is wrong with it
+    for _, _, spec, _ in fields:
+        if not spec:
+            continue
+        if "{" in spec:
+            for value in [*_arguments(args), *kwargs.values()]:
+                _width(value, "a format width")
+        for digits in re.findall(r"\d+", spec):
+            _width(int(digits), "a format width")
+
+
+def _replace_size(text: str, old: str, new: str, count: Any = None) -> None:
+    found = len(text) + 1 if old == "" else text.count(old)
+    if isinstance(count, int) and count >= 0:
+        found = min(found, count)
+    if len(text) + found * (len(new) - len(old)) > MAX_TEXT:
+        raise LimitError(
+            f"replace() would build more than the {MAX_TEXT:,} characters a template may build"
+        )
+
+
+_PADDING = frozenset({"center", "ljust", "rjust", "zfill"})
+
+
+def _check_call(function: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    """Methods of strings that build from a number or a template: bounded before they run."""
+    owner = getattr(function, "__self__", None)
+    if not isinstance(owner, str):
+        return
+    name = getattr(function, "__name__", "")
+    if name in _PADDING and args:
+        _width(args[0], f"{name}()")
+    elif name == "expandtabs":
+        size = args[0] if args else kwargs.get("tabsize", 8)
+        if isinstance(size, int):
+            _width(size * (owner.count("\t") + 1), "expandtabs()")
+    elif name == "replace" and len(args) >= 2:
+        _replace_size(owner, str(args[0]), str(args[1]), args[2] if len(args) > 2 else None)
+    elif name in ("format", "format_map"):
+        mapping = args[0] if name == "format_map" and args else kwargs
+        _format_widths(owner, args if name == "format" else (), mapping)
+
+
+def _bounded_filters(filters: dict[str, Any]) -> None:
+    """Jinja's filters that pad or repeat, with the same bounds as the methods."""
+    from jinja2 import pass_eval_context
+
+    center, indent, replace, format_ = (
+        filters["center"],
+        filters["indent"],
+        filters["replace"],
+        filters["format"],
+    )
+
+    def bounded_center(value: Any, width: int = 80) -> str:
+        _width(width, "center")
+        return center(value, width)
+
+    def bounded_indent(value: Any, width: Any = 4, first: bool = False, blank: bool = False) -> str:
+        if isinstance(width, int):
+            _width(width * (str(value).count("\n") + 1), "indent")
+        elif isinstance(width, str):
+            _width(len(width) * (str(value).count("\n") + 1), "indent")
+        return indent(value, width, first, blank)
+
+    @pass_eval_context
+    def bounded_replace(eval_ctx: Any, value: Any, old: Any, new: Any, count: Any = None) -> str:
+        _replace_size(str(value), str(old), str(new), count)
+        return replace(eval_ctx, value, old, new, count)
+
+    def bounded_format(value: Any, *args: Any, **kwargs: Any) -> str:
+        _percent_widths(str(value), kwargs or args)
+        return format_(value, *args, **kwargs)
+
+    filters.update(
+        center=bounded_center, indent=bounded_indent, replace=bounded_replace, format=bounded_format
+    )
+
+
+def _percent_widths(text: str, values: Any) -> None:
+    for match in _PERCENT_SPEC.finditer(text):
+        for group in match.groups():
+            if group == "*":  # the width comes from the arguments
+                for value in _arguments(values):
+                    _width(value, "a '%' format width")
+            elif group:
+                _width(int(group), "a '%' format width")
+
+
+_BOUNDED_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
+    "*": _times,
+    "**": _power,
+    "%": _percent,
+}
 _iterations = threading.local()
 
 
@@ -639,6 +783,22 @@ def _environment_type() -> type:
         def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
             return _BOUNDED_OPERATORS[operator](left, right)
 
+        def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+            _check_call(__obj, args, kwargs)
+            return super().call(__context, __obj, *args, **kwargs)
+
+        def wrap_str_format(self, value: Any) -> Any:
+            """Jinja 3.1.5+ wraps ``str.format`` when it is looked up, not when called."""
+            wrapped = super().wrap_str_format(value)
+            if wrapped is None:
+                return None
+
+            def bounded(*args: Any, **kwargs: Any) -> Any:
+                _check_call(value, args, kwargs)
+                return wrapped(*args, **kwargs)
+
+            return bounded
+
     return Bounded
 
 
@@ -655,6 +815,7 @@ def jinja_environment() -> Any:
         )
         env.globals.update(GLOBALS)
         env.filters.update(FILTERS)
+        _bounded_filters(env.filters)
         _environment = env
     return _environment
 

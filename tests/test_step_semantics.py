@@ -380,7 +380,7 @@ def test_templated_keys_in_bodies_headers_params_form_and_jsonpath(srv, capsys, 
             request:
               method: PUT
               url: /echo
-              headers: {"{{ header }}": on, "X-{{ field }}": "{{ field }}"}
+              headers: {"{{ header }}": true, "X-{{ field }}": "{{ field }}"}
               params: {"{{ field }}": red, "p-{{ field }}": [a, b]}
               json:
                 allocations:

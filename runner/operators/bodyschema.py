@@ -19,6 +19,8 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from ..files import read_bounded
+
 SCHEMA = "schema"  # the expect key, and the operator name in results and reports
 DEFAULT_DRAFT = "https://json-schema.org/draft/2020-12/schema"
 SHOWN = 20  # violations listed for one response; the rest are counted as "more"
@@ -61,7 +63,7 @@ class BodySchema:
 def read_schema_file(path: Path, label: str) -> Any:
     """A schema file: JSON if it ends in .json, else YAML (safe, as specs are)."""
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        text = read_bounded(path).decode("utf-8-sig")
     except FileNotFoundError:
         raise SchemaProblem(f"no schema file {label} (looked for {path})") from None
     except OSError as exc:

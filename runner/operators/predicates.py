@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -123,6 +125,49 @@ def _regex(text: str) -> re.Pattern[str] | str:
         return f"invalid regular expression {text!r}: {exc}"
 
 
+# A regular expression meets text a server chose: a pattern such as ^(a+)+$ backtracks for
+# years on 40 characters. Python's matcher checks for signals as it goes, so a timer bounds a
+# search in the main thread (a run without --jobs, the pytest plugin).
+MAX_REGEX_SECONDS: Final = 1.0
+
+
+class _Expired(Exception):
+    pass
+
+
+def _expire(number: int, frame: Any) -> None:
+    raise _Expired
+
+
+def regex_search(compiled: re.Pattern[str], text: str) -> re.Match[str] | None | Mismatch:
+    """``compiled.search(text)``, or a Mismatch when it takes more than MAX_REGEX_SECONDS.
+
+    Unbounded in other threads (``--jobs``) and while someone else's interval timer runs
+    (pytest-timeout's): only the main thread can take signals, and one timer is shared."""
+    if (
+        not hasattr(signal, "setitimer")
+        or threading.current_thread() is not threading.main_thread()
+        or signal.getitimer(signal.ITIMER_REAL)[0] > 0
+    ):
+        return compiled.search(text)
+    previous = signal.signal(signal.SIGALRM, _expire)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, MAX_REGEX_SECONDS)
+        try:
+            return compiled.search(text)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    except _Expired:
+        return Mismatch(
+            f"the regular expression {compiled.pattern!r} took more than "
+            f"{MAX_REGEX_SECONDS:g} s on {len(text):,} characters and was stopped "
+            "(it backtracks: nested repetition such as (a+)+ does; an atomic group (?>…) "
+            "or a possessive a++ does not)"
+        )
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+
+
 def _check_regex(operand: Any) -> str | None:
     if not isinstance(operand, str):
         return f"matches takes a regular expression (a string), not {json_type(operand)}"
@@ -135,7 +180,8 @@ def _matches(actual: Any, operand: Any) -> Verdict:
         compiled = _regex(operand)
         if isinstance(compiled, str):
             return Mismatch(compiled)
-        return compiled.search(str(actual)) is not None
+        found = regex_search(compiled, str(actual))
+        return found if isinstance(found, Mismatch) else found is not None
     return _mismatch("matches", actual, operand, "takes a string or number and a regex")
 
 

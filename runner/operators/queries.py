@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from ..messages import BodyNotJSON, Response
 from .jsonpath import JSONPathError, compile_jsonpath
-from .predicates import EQUALS, _regex
+from .predicates import EQUALS, _regex, regex_search
 from .values import MISSING, Mismatch
 
 
@@ -80,7 +80,9 @@ def _regex_query(pattern: str, response: Response) -> Any:
     compiled = _regex(pattern)
     if isinstance(compiled, str):
         return Mismatch(compiled)
-    match = compiled.search(response.text)
+    match = regex_search(compiled, response.text)
+    if isinstance(match, Mismatch):
+        return match
     if match is None:
         return MISSING
     return match.group(1) if match.re.groups else match.group(0)
