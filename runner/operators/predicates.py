@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import re
-import signal
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from regex import Match, Pattern
 
 from .values import JSON_TYPES, MISSING, NOT_FOUND, Mismatch, is_number, json_equal, json_type
 
@@ -117,55 +118,34 @@ def _contains(actual: Any, operand: Any) -> Verdict:
 
 
 @lru_cache(maxsize=1024)
-def _regex(text: str) -> re.Pattern[str] | str:
-    """A compiled regular expression, or why it does not compile."""
+def _regex(text: str) -> Pattern[str] | str:
+    """A compiled regular expression, or why it does not compile. Python's syntax (the
+    ``regex`` module's VERSION0, which is re's), with a time limit on every search."""
+    import regex
+
     try:
-        return re.compile(text)
-    except (re.error, RecursionError, OverflowError) as exc:
+        return regex.compile(text)
+    except (regex.error, RecursionError, OverflowError) as exc:
         return f"invalid regular expression {text!r}: {exc}"
 
 
 # A regular expression meets text a server chose: a pattern such as ^(a+)+$ backtracks for
-# years on 40 characters. Python's matcher checks for signals as it goes, so a timer bounds a
-# search in the main thread (a run without --jobs, the pytest plugin).
+# years on 40 characters. The regex module's matcher takes a timeout, in any thread (--jobs
+# too), with no signal or timer of the process involved.
 MAX_REGEX_SECONDS: Final = 1.0
 
 
-class _Expired(Exception):
-    pass
-
-
-def _expire(number: int, frame: Any) -> None:
-    raise _Expired
-
-
-def regex_search(compiled: re.Pattern[str], text: str) -> re.Match[str] | None | Mismatch:
-    """``compiled.search(text)``, or a Mismatch when it takes more than MAX_REGEX_SECONDS.
-
-    Unbounded in other threads (``--jobs``) and while someone else's interval timer runs
-    (pytest-timeout's): only the main thread can take signals, and one timer is shared."""
-    if (
-        not hasattr(signal, "setitimer")
-        or threading.current_thread() is not threading.main_thread()
-        or signal.getitimer(signal.ITIMER_REAL)[0] > 0
-    ):
-        return compiled.search(text)
-    previous = signal.signal(signal.SIGALRM, _expire)
+def regex_search(compiled: Pattern[str], text: str) -> Match[str] | None | Mismatch:
+    """``compiled.search(text)``, or a Mismatch when it takes more than MAX_REGEX_SECONDS."""
     try:
-        signal.setitimer(signal.ITIMER_REAL, MAX_REGEX_SECONDS)
-        try:
-            return compiled.search(text)
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-    except _Expired:
+        return compiled.search(text, timeout=MAX_REGEX_SECONDS)
+    except TimeoutError:
         return Mismatch(
             f"the regular expression {compiled.pattern!r} took more than "
             f"{MAX_REGEX_SECONDS:g} s on {len(text):,} characters and was stopped "
             "(it backtracks: nested repetition such as (a+)+ does; an atomic group (?>…) "
             "or a possessive a++ does not)"
         )
-    finally:
-        signal.signal(signal.SIGALRM, previous)
 
 
 def _check_regex(operand: Any) -> str | None:
