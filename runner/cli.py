@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from . import __version__
+from .report import FILE_REPORTS
 
 if TYPE_CHECKING:
     from .interrupt import Stop
@@ -158,16 +159,8 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
         help="print tokens and passwords in clear (they are masked as *** by default; "
         "never in --junit and --report-json reports)",
     )
-    parser.add_argument(
-        "--junit", metavar="FILE", help="write a JUnit XML report (a test suite per file)"
-    )
-    parser.add_argument("--report-json", metavar="FILE", help="write every step's results as JSON")
-    parser.add_argument(
-        "--report-html",
-        metavar="FILE",
-        help="write one self-contained HTML page of the run: summary, every step with its "
-        "request and response, failures with their spec line, a timing chart",
-    )
+    for report in FILE_REPORTS:
+        parser.add_argument(report.flag, metavar="FILE", help=report.help)
     parser.add_argument(
         "--curl",
         metavar="FILE",
@@ -519,7 +512,8 @@ def _run_pass(
             prepared.specs,
             replace(
                 prepared.options,
-                keep_passed_bodies=options.verbose or options.report_html is not None,
+                keep_passed_bodies=options.verbose
+                or any(r.keeps_bodies and getattr(options, r.dest) for r in FILE_REPORTS),
                 stop=stop,
             ),
             console.direct_listener(),
@@ -581,12 +575,8 @@ def _dry_run(options: argparse.Namespace, prepared: Any, out: TextIO) -> int:
 def _report_paths(options: argparse.Namespace) -> dict[str, Path]:
     """Report files checked before anything is sent, not after a long run."""
     reports: dict[str, Path] = {}
-    named = (
-        ("--junit", options.junit),
-        ("--report-json", options.report_json),
-        ("--curl", options.curl),
-        ("--report-html", options.report_html),
-    )
+    named = [(report.flag, getattr(options, report.dest)) for report in FILE_REPORTS]
+    named.append(("--curl", options.curl))
     if options.dry_run and options.curl is not None:
         raise UsageError("--curl writes the requests a run sends, and a dry run sends none")
     for flag, name in named:
@@ -631,22 +621,12 @@ def _write_reports(
     """``show_secrets`` is for --curl only: the JUnit and JSON reports always mask them."""
     from .atomicfile import write_atomic
 
+    formats = {report.flag: report for report in FILE_REPORTS}
     for flag, path in reports.items():
         if flag == "--curl":
             _write_curl(path, result, None if show_secrets else secrets)
             continue
-        if flag == "--junit":
-            from .report.junit import junit_xml
-
-            content = junit_xml(result, secrets)
-        elif flag == "--report-html":
-            from .report.html import html_report
-
-            content = html_report(result, secrets)
-        else:
-            from .report.json_report import json_report_bytes
-
-            content = json_report_bytes(result, secrets)
+        content = formats[flag].render(result, secrets)
         try:
             write_atomic(path, content)
         except OSError as exc:
