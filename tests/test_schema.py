@@ -76,8 +76,8 @@ def _resolve(node: dict) -> dict:
 
 
 def _capture_kinds() -> set[str]:
-    (mapping,) = [b for b in DEFS["captureSpec"]["anyOf"] if b.get("type") == "object"]
-    return set(mapping["properties"])
+    mappings = [b for b in DEFS["captureSpec"]["anyOf"] if b.get("type") == "object"]
+    return {key for mapping in mappings for key in mapping["properties"]}
 
 
 def _body_keys() -> set[str]:
@@ -311,6 +311,17 @@ def test_apirun_gives_jsonschemas_verdict(document):
         "steps": [
             {"name": "s1", "request": {"url": "http://127.0.0.1:9/x"}},
             {"name": "s2", "request": None, "expect": {"status": [100, "a"]}},
+        ]
+    }
+)
+@example(  # two kinds: the schema accepted it once secret: made room for a second key
+    document={
+        "steps": [
+            {
+                "name": "s1",
+                "request": {"url": "http://127.0.0.1:9/x"},
+                "capture": {"a": {"header": "X", "cookie": "c"}},
+            }
         ]
     }
 )

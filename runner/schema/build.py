@@ -563,7 +563,7 @@ def _capture() -> Schema:
         else {"description": kind.doc, "const": True}
         for kind in QUERIES.values()
     }
-    properties["secret"] = {
+    secret = {
         "description": "Mask the captured value everywhere, whatever the capture's name.",
         "type": "boolean",
     }
@@ -585,9 +585,19 @@ def _capture() -> Schema:
                     "type": "object",
                     "additionalProperties": False,
                     "minProperties": 1,
-                    "maxProperties": 2,
+                    "maxProperties": 1,
                     "properties": properties,
                     "errorMessage": f"a capture takes exactly one of {kinds}",
+                },
+                {
+                    "description": "One kind, and secret: true to mask the value.",
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["secret"],
+                    "minProperties": 2,
+                    "maxProperties": 2,
+                    "properties": {**properties, "secret": secret},
+                    "errorMessage": f"a capture takes exactly one of {kinds}, and secret",
                 },
             ],
             "errorMessage": "a capture is a JSONPath starting with '$' or a mapping with one of "
