@@ -142,19 +142,27 @@ NOVA_LOG = (
     / "log"
     / "nova.log"
 )
+_DB_ERROR = "sqlalchemy.exc.OperationalError"  # in Nova's computeFault body of a 500
 _SERVER_URL = re.compile(r"/servers/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
 
 
 def stack_fault(run: Run) -> str | None:
-    """Nova's log line when a server the run saw in ERROR failed on the stack's SQLite."""
-    if 'got "ERROR"' not in run.out or not NOVA_LOG.is_file():
+    """What shows a run failed on the stack's SQLite, not on the spec: Nova's log saying a
+    server the run saw in ERROR hit "database is locked", or Nova answering 500 with
+    SQLAlchemy's OperationalError while its log reports the lock."""
+    if not NOVA_LOG.is_file() or ('got "ERROR"' not in run.out and _DB_ERROR not in run.out):
         return None
     servers = set(_SERVER_URL.findall(run.out))
+    locked = None
     with NOVA_LOG.open(encoding="utf-8", errors="replace") as log:
         for line in log:
-            locked = "database is locked" in line and "Unexpected build failure" in line
-            if locked and any(f"[instance: {server}]" in line for server in servers):
-                return line.strip()
+            if "database is locked" not in line:
+                continue
+            locked = line.strip()
+            if any(f"[instance: {server}]" in line for server in servers):
+                return locked
+    if _DB_ERROR in run.out and locked is not None:
+        return f"Nova answered 500 ({_DB_ERROR}); its log: {locked}"
     return None
 
 
