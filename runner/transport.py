@@ -12,6 +12,7 @@ import contextlib
 import http.client
 import os
 import re
+import ssl
 import time
 from collections.abc import Mapping
 from functools import lru_cache
@@ -89,10 +90,65 @@ class _UnverifiedHTTPSPool(_HTTPSPool):
 
 
 class _Adapter(HTTPAdapter):
+    """requests' adapter with apirun's pools, and one SSL context per TLS setting.
+
+    Given ``verify: false``, a CA bundle or a client certificate, urllib3 builds a new SSL
+    context for every new connection and loads the system CA store, the bundle or the
+    certificate into it again (25-65 ms each with ``verify: false``). The contexts are built
+    here once, with what they need loaded, and handed to the pools; ``verify: true`` without a
+    certificate is left to requests, which already shares one preloaded context."""
+
     def __init__(self, verified: bool):
         https = _HTTPSPool if verified else _UnverifiedHTTPSPool
         self._pools = {"http": _HTTPPool, "https": https}
+        self._contexts: dict[tuple[Any, Any], ssl.SSLContext] = {}
         super().__init__()
+
+    @staticmethod
+    def _own_context(url: str, verify: Any, cert: Any) -> bool:
+        return url.lower().startswith("https:") and (verify is not True or bool(cert))
+
+    def build_connection_pool_key_attributes(
+        self, request: Any, verify: Any, cert: Any = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(
+            request, verify, cert
+        )
+        if self._own_context(request.url, verify, cert):
+            context = self._context(verify, cert)
+            pool_kwargs = {"cert_reqs": pool_kwargs["cert_reqs"], "ssl_context": context}
+        return host_params, pool_kwargs
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        if not self._own_context(url, verify, cert):
+            super().cert_verify(conn, url, verify, cert)
+            return
+        # The pool's context holds the CA and the certificate: nothing to load per connection.
+        conn.cert_reqs = "CERT_REQUIRED" if verify else "CERT_NONE"
+        conn.ca_certs = conn.ca_cert_dir = conn.cert_file = conn.key_file = None
+
+    def _context(self, verify: Any, cert: Any) -> ssl.SSLContext:
+        key = (verify, cert if isinstance(cert, str | None) else tuple(cert))
+        found = self._contexts.get(key)
+        if found is None:
+            from requests.utils import DEFAULT_CA_BUNDLE_PATH
+            from urllib3.util.ssl_ import create_urllib3_context
+
+            found = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED if verify else ssl.CERT_NONE)
+            try:
+                if verify:
+                    where = DEFAULT_CA_BUNDLE_PATH if verify is True else verify
+                    if os.path.isdir(where):
+                        found.load_verify_locations(capath=where)
+                    else:
+                        found.load_verify_locations(cafile=where)
+                if cert:
+                    certfile, keyfile = (cert, None) if isinstance(cert, str) else cert
+                    found.load_cert_chain(certfile, keyfile)
+            except (ssl.SSLError, OSError) as exc:  # said as a TLS failure of the step
+                raise rx.SSLError(exc) from None
+            self._contexts[key] = found
+        return found
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)

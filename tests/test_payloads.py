@@ -560,6 +560,37 @@ def test_cert_problems_are_spec_errors_before_sending(mtls, pki, tmp_path, capsy
     assert _MutualTLS.subjects == []
 
 
+def test_every_new_connection_presents_the_cert_and_checks_the_ca(mtls, pki, tmp_path, capsys):
+    """The SSL context is built once per TLS setting and shared by the file's connections:
+    each new connection (this server closes every one) still presents the client
+    certificate and still checks the server against the CA."""
+    pair = f"{{cert: {pki['client']}, key: {pki['client_key']}}}"
+    steps = "".join(
+        f"  - name: call {n}\n    request: {{url: {mtls}/whoami}}\n"
+        "    expect: {body: {contains: commonName=apirun-client}}\n"
+        for n in range(6)
+    )
+    spec = write_spec(
+        tmp_path, f"defaults:\n  verify: {pki['ca']}\n  cert: {pair}\nsteps:\n{steps}"
+    )
+    result = run_cli(capsys, str(spec))
+    assert result.code == 0, result.text
+    assert _MutualTLS.subjects == ["commonName=apirun-client"] * 6  # six handshakes, each with it
+
+    _, other_ca = _issue("another CA", None, "another CA", ca=True)
+    (tmp_path / "other-ca.pem").write_bytes(_pem(certificate=other_ca))
+    wrong = write_spec(
+        tmp_path,
+        f"defaults:\n  verify: other-ca.pem\n  cert: {pair}\nsteps:\n{steps}",
+        name="wrong.yaml",
+    )
+    result = run_cli(capsys, str(wrong))
+    assert result.code == 1, result.text
+    assert "certificate verify failed" in result.out
+    assert "Traceback" not in result.text
+    assert len(_MutualTLS.subjects) == 6  # the server was never trusted, nothing more sent
+
+
 def test_verbose_names_the_file_a_body_came_from(srv, tmp_path, capsys):
     (tmp_path / "x.bin").write_bytes(b"\x00\x01")
     spec = write_spec(
