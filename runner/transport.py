@@ -24,7 +24,15 @@ from requests import exceptions as rx
 from requests.adapters import HTTPAdapter
 from requests.cookies import extract_cookies_to_jar
 from requests.structures import CaseInsensitiveDict
-from requests.utils import get_environ_proxies, get_netrc_auth, requote_uri, rewind_body
+from requests.utils import (
+    check_header_validity,
+    get_auth_from_url,
+    get_encoding_from_headers,
+    get_environ_proxies,
+    get_netrc_auth,
+    requote_uri,
+    rewind_body,
+)
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ReadTimeoutError
@@ -102,7 +110,55 @@ class _Adapter(HTTPAdapter):
         https = _HTTPSPool if verified else _UnverifiedHTTPSPool
         self._pools = {"http": _HTTPPool, "https": https}
         self._contexts: dict[tuple[Any, Any], ssl.SSLContext] = {}
+        # What requests works out again for every request, kept: the pool for an origin
+        # and TLS setting, and the request line's target for a URL.
+        self._connections: dict[tuple[Any, ...], Any] = {}
+        self._targets: dict[tuple[str, Any], str] = {}
         super().__init__()
+
+    def get_connection_with_tls_context(
+        self, request: Any, verify: Any, proxies: Any = None, cert: Any = None
+    ) -> Any:
+        """requests' pool for the request, found once per origin, TLS setting and proxy
+        (parsing the URL and normalising the pool key cost more than the lookup). A pool
+        that was closed since (the pool manager let it go) is looked up again."""
+        url = request.url or ""
+        key = (_origin_key(url), verify, cert, _proxy_key(proxies))
+        pool = self._connections.get(key)
+        if pool is None or pool.pool is None:
+            pool = super().get_connection_with_tls_context(request, verify, proxies, cert)
+            if len(self._connections) >= _CACHED:
+                self._connections.clear()
+            self._connections[key] = pool
+        return pool
+
+    def request_url(self, request: Any, proxies: Any) -> str:
+        """The request line's target (the path, or the whole URL through a proxy), once
+        per URL and proxy setting."""
+        key = (request.url or "", _proxy_key(proxies))
+        target = self._targets.get(key)
+        if target is None:
+            target = super().request_url(request, proxies)
+            if len(self._targets) >= _CACHED:
+                self._targets.clear()
+            self._targets[key] = target
+        return target
+
+    def build_response(self, req: Any, resp: Any) -> requests.Response:
+        """requests' build_response, without reading cookies from an answer that sets none
+        (extracting them walks the headers through http.cookiejar's mocks)."""
+        response = requests.Response()
+        response.status_code = getattr(resp, "status", None)  # type: ignore[assignment]
+        response.headers = CaseInsensitiveDict(getattr(resp, "headers", {}))
+        response.encoding = get_encoding_from_headers(response.headers)
+        response.raw = resp
+        response.reason = resp.reason
+        response.url = req.url.decode("utf-8") if isinstance(req.url, bytes) else req.url
+        if _sets_cookies(response.headers):
+            extract_cookies_to_jar(response.cookies, req, resp)
+        response.request = req
+        response.connection = self
+        return response
 
     @staticmethod
     def _own_context(url: str, verify: Any, cert: Any) -> bool:
@@ -195,12 +251,11 @@ class Transport:
         self._session.mount("http://", self._adapter)
         self._session.mount("https://", self._adapter)
         self._session.verify = verify
-        self._origins: dict[tuple[str, str], tuple[dict[str, str], Any]] = {}
+        self._origins: dict[str, tuple[dict[str, str], Any]] = {}
 
     def _origin_settings(self, url: str) -> tuple[dict[str, str], Any]:
         """Proxies (honouring NO_PROXY) and .netrc credentials for a scheme and host."""
-        parts = urlsplit(url)
-        key = (parts.scheme, parts.netloc)
+        key = _origin_key(url)
         settings = self._origins.get(key)
         if settings is None:
             settings = (get_environ_proxies(url), get_netrc_auth(url))
@@ -270,7 +325,8 @@ class Transport:
             cert=_cert(request.cert or self._cert),
             proxies=self._origin_settings(url)[0],
         )
-        extract_cookies_to_jar(self._session.cookies, prepared, raw.raw)
+        if _sets_cookies(raw.headers):
+            extract_cookies_to_jar(self._session.cookies, prepared, raw.raw)
         return raw
 
     def _follow(
@@ -352,7 +408,7 @@ class Transport:
         """What Session.request does before sending, without its generic merging of
         settings (a tenth of its per-request cost): session headers under ours, the cookie
         jar, the body."""
-        headers = CaseInsensitiveDict(self._session.headers)
+        headers: CaseInsensitiveDict[str | bytes] = CaseInsensitiveDict(self._session.headers)
         headers.update(request.headers)
         data: Any = None
         if request.file is not None:
@@ -365,19 +421,24 @@ class Transport:
             (part.field, _file_part(part, files.enter_context(open(part.path, "rb"))))  # noqa: SIM115
             for part in request.files
         ]
+        # PreparedRequest.prepare, step by step, without the work whose result is known: the
+        # URL prepared once per URL and query, each header checked once per name and value,
+        # no cookie header looked for in an empty jar, no hooks to add (the session has none).
         prepared = requests.PreparedRequest()
-        prepared.prepare(
-            method=request.method,
-            url=request.url,
-            headers=headers,
-            data=data,
-            files=parts or None,
-            json=request.json if request.has_json else None,
-            params=request.params or None,
-            auth=auth,
-            cookies=self._session.cookies,
-            hooks=self._session.hooks,
-        )
+        prepared.prepare_method(request.method)
+        prepared.url = _prepared_url(request.url, tuple(request.params))
+        _check_headers(headers)
+        prepared.headers = headers
+        jar = self._session.cookies
+        if len(jar):
+            prepared.prepare_cookies(jar)
+        else:
+            prepared._cookies = jar
+        prepared.prepare_body(data, parts or None, request.json if request.has_json else None)
+        if auth is not None or _url_has_auth(prepared.url):
+            prepared.prepare_auth(auth, request.url)
+        if any(self._session.hooks.values()):
+            prepared.prepare_hooks(self._session.hooks)
         return prepared
 
     def _read_body(self, raw: requests.Response, url: str) -> bytes:
@@ -402,6 +463,52 @@ class Transport:
                 )
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+_CACHED = 512  # entries in each of the caches below, emptied when full
+_VALID_HEADERS: set[tuple[Any, Any]] = set()
+
+
+def _origin_key(url: str) -> str:
+    """The URL up to the path after its authority: two URLs with the same key have the same
+    scheme and host (a key finer than the origin, found without parsing the URL)."""
+    start = url.find("//")
+    end = url.find("/", start + 2) if start >= 0 else -1
+    return url if end < 0 else url[:end]
+
+
+def _proxy_key(proxies: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:
+    return tuple(proxies.items()) if proxies else ()
+
+
+@lru_cache(maxsize=_CACHED)
+def _prepared_url(url: str, params: tuple[tuple[str, str], ...]) -> str:
+    """requests' prepare_url (IDNA, quoting, the query), a function of the URL and query
+    alone; a URL it refuses raises each time, as it did."""
+    prepared = requests.PreparedRequest()
+    prepared.prepare_url(url, list(params) or None)
+    return prepared.url or ""
+
+
+@lru_cache(maxsize=_CACHED)
+def _url_has_auth(url: str) -> bool:
+    """Credentials in the URL itself (http://user:pass@host), which requests sends."""
+    return any(get_auth_from_url(url))
+
+
+def _check_headers(headers: CaseInsensitiveDict) -> None:
+    """requests' check of each header's name and value, once per name and value."""
+    for header in headers.items():
+        if header not in _VALID_HEADERS:
+            check_header_validity(header)
+            if len(_VALID_HEADERS) >= 4 * _CACHED:
+                _VALID_HEADERS.clear()
+            _VALID_HEADERS.add(header)
+
+
+def _sets_cookies(headers: Any) -> bool:
+    """Whether an answer sets cookies (http.cookiejar reads Set-Cookie and Set-Cookie2)."""
+    return "set-cookie" in headers or "set-cookie2" in headers
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
