@@ -25,6 +25,7 @@ from typing import Any
 from . import templating
 from .errors import Diagnostic
 from .model import Include, Item, Spec, Step
+from .record import Record
 from .source import Source
 
 # Names in every scope; ``response`` exists after a file's first step, and in a step's own
@@ -36,8 +37,8 @@ _OPTIONAL_FILTERS = frozenset({"default", "d"})
 _OPTIONAL_TESTS = frozenset({"defined", "undefined"})
 
 
-@dataclass(frozen=True, slots=True)
-class _Use:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class _Use(Record):
     """A template that needs some variables."""
 
     names: frozenset[str]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from . import __version__
+from .record import Record
 from .report import FILE_REPORTS
 
 if TYPE_CHECKING:
@@ -61,8 +62,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"apirun: error: {message} (see {self.prog} --help)\n")
 
 
-@dataclass(frozen=True)
-class Command:
+@dataclass(frozen=True, eq=False, repr=False)
+class Command(Record):
     """A subcommand: ``apirun NAME …``. Adding one is one entry in COMMANDS."""
 
     name: str

@@ -18,6 +18,7 @@ from typing import Any
 from . import templating
 from .errors import ApirunError
 from .model import Spec, Step
+from .record import Record
 from .source import Source
 
 
@@ -25,8 +26,8 @@ class SelectionError(ApirunError):
     """--tag or --step selects nothing: a typo must not pass as an empty, green run."""
 
 
-@dataclass(frozen=True, slots=True)
-class Selection:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Selection(Record):
     """What the user asked for. Empty means everything runs."""
 
     tags: frozenset[str] = frozenset()  # a step runs if it or its file has any of them

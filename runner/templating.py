@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import ResponseDataError, TemplateError, UndefinedVariableError
+from .record import Record
 from .source import Source
 
 Scope = Mapping[str, Any]
@@ -85,8 +86,8 @@ def _json_default(value: Any) -> Any:
 # -- the prepared forms -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Expr:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Expr(Record):
     """A string that is exactly one ``{{ expression }}``: renders to the value, typed."""
 
     text: str
@@ -95,8 +96,8 @@ class Expr:
     reference: tuple[str, ...] | None = None  # set when the expression is a plain name.path
 
 
-@dataclass(frozen=True, slots=True)
-class Text:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Text(Record):
     """A string with template syntax in it: renders to a string."""
 
     text: str
@@ -105,16 +106,16 @@ class Text:
     parts: tuple[str | tuple[str, ...], ...] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class DynDict:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class DynDict(Record):
     """A mapping with at least one template inside, in a value or in a key (a key renders to
     text: ``{"{{ rp_uuid }}": {...}}``)."""
 
     items: tuple[tuple[Any, Any], ...]
 
 
-@dataclass(frozen=True, slots=True)
-class DynList:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class DynList(Record):
     """A list with at least one template inside."""
 
     items: tuple[Any, ...]

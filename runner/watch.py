@@ -28,6 +28,7 @@ from typing import TextIO
 
 from .errors import SpecError
 from .interrupt import Stop
+from .record import MutableRecord, Record
 
 INTERVAL = 0.4  # seconds between two looks at the files
 SETTLE = 0.15  # seconds a change must hold still before a pass starts
@@ -39,8 +40,8 @@ SPEC_SUFFIXES = (".yaml", ".yml")
 State = dict[str, tuple[object, ...] | None]
 
 
-@dataclass(frozen=True)
-class Pass:
+@dataclass(frozen=True, eq=False, repr=False)
+class Pass(Record):
     """What one run (or check) left for the watch: its exit code and the files it read.
 
     ``complete``: the files are all the pass reads (it got past loading); otherwise they
@@ -80,8 +81,8 @@ def given_files(paths: Sequence[str | Path], *extra: str | Path | None) -> list[
     return found
 
 
-@dataclass
-class _Watched:
+@dataclass(eq=False, repr=False)
+class _Watched(MutableRecord):
     """The files watched, by absolute path, each with the name it is shown by."""
 
     files: dict[str, Path] = field(default_factory=dict)
