@@ -16,7 +16,6 @@ Jinja tolerates it being undefined (``x | default(...)``, ``x is defined``) is o
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -25,6 +24,7 @@ from typing import Any
 from . import templating
 from .errors import Diagnostic
 from .model import Include, Item, Spec, Step
+from .record import Record
 from .source import Source
 
 # Names in every scope; ``response`` exists after a file's first step, and in a step's own
@@ -36,8 +36,8 @@ _OPTIONAL_FILTERS = frozenset({"default", "d"})
 _OPTIONAL_TESTS = frozenset({"defined", "undefined"})
 
 
-@dataclass(frozen=True, slots=True)
-class _Use:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class _Use(Record):
     """A template that needs some variables."""
 
     names: frozenset[str]
@@ -176,6 +176,8 @@ def _hint(
 
 
 def _did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    import difflib  # did you mean: only when something is wrong
+
     close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None
 

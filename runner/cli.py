@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from . import __version__
+from .record import Record
 from .report import FILE_REPORTS
 
 if TYPE_CHECKING:
     from .interrupt import Stop
-    from .watch import Pass
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130
@@ -61,8 +61,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"apirun: error: {message} (see {self.prog} --help)\n")
 
 
-@dataclass(frozen=True)
-class Command:
+@dataclass(frozen=True, eq=False, repr=False)
+class Command(Record):
     """A subcommand: ``apirun NAME …``. Adding one is one entry in COMMANDS."""
 
     name: str
@@ -405,6 +405,22 @@ def _prepare(options: argparse.Namespace, err: TextIO, seen: list[Path] | None =
         return None
 
 
+@dataclass(frozen=True, eq=False, repr=False)
+class Pass(Record):
+    """What one run (or check) left for the watch (runner/watch.py): its exit code and the
+    files it read. Here, not in watch.py, so that a run without --watch never imports it.
+
+    ``complete``: the files are all the pass reads (it got past loading); otherwise they
+    are what it got to, and the watch keeps the previous pass's files too.
+    ``last``: no point going on (standard output was closed): the watch ends.
+    """
+
+    exit_code: int
+    files: tuple[Path, ...] = ()
+    complete: bool = True
+    last: bool = False
+
+
 # A pass: one check or run, giving its exit code and the files it read; the Stop is the
 # watch's (a signal during a pass stops that pass and the watch).
 PassFunction = Callable[[argparse.Namespace, TextIO, TextIO, "Stop | None"], "Pass"]
@@ -419,8 +435,6 @@ def _check(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def _check_pass(
     options: argparse.Namespace, out: TextIO, err: TextIO, stop: Stop | None = None
 ) -> Pass:
-    from .watch import Pass
-
     seen: list[Path] = []
     prepared = _prepare(options, err, seen)
     if prepared is None:
@@ -446,7 +460,7 @@ def _watch(options: argparse.Namespace, out: TextIO, err: TextIO, run_pass: Pass
 
     from .interrupt import Stop, handling_signals
     from .variables import VariablesError, given_variables
-    from .watch import Pass, given_files, watch
+    from .watch import given_files, watch
 
     if hasattr(options, "junit"):  # run: report files that can never be written
         _report_paths(options)
@@ -475,8 +489,6 @@ def _run_pass(
 ) -> Pass:
     """One run: its exit code and the files it read. ``stop``: the watch's, so that a
     signal during any pass stops that pass and the watch."""
-    from .watch import Pass
-
     reports = _report_paths(options)
     seen: list[Path] = []
     prepared = _prepare(options, err, seen)
@@ -619,6 +631,8 @@ def _write_reports(
     reports: dict[str, Path], result: Any, secrets: set[str], show_secrets: bool = False
 ) -> None:
     """``show_secrets`` is for --curl only: the JUnit and JSON reports always mask them."""
+    if not reports:
+        return
     from .atomicfile import write_atomic
 
     formats = {report.flag: report for report in FILE_REPORTS}

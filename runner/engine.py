@@ -40,6 +40,7 @@ from .model import (
 from .operators import MISSING, NOT_FOUND, QUERIES, Mismatch, check_operand, evaluate
 from .operators.bodyschema import SCHEMA, BodySchema
 from .payloads import OCTET_STREAM, PayloadError, cloud_cert
+from .record import Record
 from .results import (
     FAILING,
     CaptureResult,
@@ -59,8 +60,8 @@ if TYPE_CHECKING:
     from .selection import Selection
 
 
-@dataclass(frozen=True, slots=True)
-class RunOptions:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class RunOptions(Record):
     variables: Mapping[str, Any] = field(default_factory=dict)  # --vars-file, then --var
     timeout: float | None = None  # --timeout: beats the file's defaults, not a step's own
     # Keep the bodies of passed steps in the results (memory grows with the run); the

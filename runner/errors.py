@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .record import Record
 from .source import Source
 
 if TYPE_CHECKING:
@@ -18,8 +19,8 @@ class ApirunError(Exception):
     """Base of everything apirun raises on purpose."""
 
 
-@dataclass(frozen=True, slots=True)
-class Diagnostic:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Diagnostic(Record):
     """One problem in a spec file, with where it is and what would fix it."""
 
     message: str
@@ -28,8 +29,8 @@ class Diagnostic:
     hint: str | None = None
 
 
-@dataclass(frozen=True)
-class Partial:
+@dataclass(frozen=True, eq=False, repr=False)
+class Partial(Record):
     """The part of a broken file the loader could still build: the static check runs on it
     so that every problem of the file is reported in one round."""
 

@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .model import FixtureName
+from .record import MutableRecord, Record
 from .source import Source
 
 
-@dataclass(frozen=True, slots=True)
-class FixtureProblem:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class FixtureProblem(Record):
     """Why the fixtures could not start or stop; ``spec`` when the name is wrong."""
 
     message: str
@@ -33,8 +34,8 @@ class FixtureProblem:
     skip: bool = False  # SkipTest: the steps are skipped, nothing failed
 
 
-@dataclass(slots=True)
-class RunningFixtures:
+@dataclass(slots=True, eq=False, repr=False)
+class RunningFixtures(MutableRecord):
     """The fixtures of one file, started and stopped by the engine around the file."""
 
     names: tuple[FixtureName, ...]

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import ApirunError, SpecError
 from .model import Spec
+from .record import Record
 
 if TYPE_CHECKING:
     from .engine import RunOptions
@@ -42,8 +43,8 @@ class SpecErrors(ApirunError):
         return sum(len(error.diagnostics) for error in self.errors)
 
 
-@dataclass(frozen=True)
-class RunInputs:
+@dataclass(frozen=True, eq=False, repr=False)
+class RunInputs(Record):
     """The inputs of the ``apirun`` command, by the same names."""
 
     paths: Sequence[str | Path]  # spec files and folders
@@ -57,8 +58,8 @@ class RunInputs:
     app: str | None = None  # --app MODULE:NAME; None: the app: of apirun.yaml, if any
 
 
-@dataclass(frozen=True)
-class Prepared:
+@dataclass(frozen=True, eq=False, repr=False)
+class Prepared(Record):
     """Specs loaded and checked, ready to run (``run_specs``) or to print (``--dry-run``)."""
 
     specs: list[Spec]  # the files, as given; run_specs leaves out those --tag/--step skip

@@ -9,7 +9,6 @@ file, line and column, its step, and a did-you-mean for a near miss.
 
 from __future__ import annotations
 
-import difflib
 import keyword
 import re
 from collections.abc import Iterable
@@ -27,6 +26,8 @@ _JINJA_WORDS = frozenset({"true", "false", "none", "True", "False", "None", "and
 
 
 def _suggest(word: Any, choices: Iterable[str]) -> str | None:
+    import difflib  # did you mean: only when something is wrong
+
     close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None
 

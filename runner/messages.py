@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .record import MutableRecord, Record
+
 if TYPE_CHECKING:
     from .model import ClientCert, Upload
 
@@ -52,8 +54,8 @@ class Headers:
         return dict(self._table())
 
 
-@dataclass(frozen=True, slots=True)
-class Hop:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Hop(Record):
     """One redirect on the way to the final response: its status, where it was, where it
     pointed, and what apirun left out of the next request (nothing on the same origin)."""
 
@@ -67,8 +69,8 @@ class BodyNotJSON(ValueError):
     """The response body was asked for as JSON and is not."""
 
 
-@dataclass(frozen=True, slots=True)
-class SentRequest:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class SentRequest(Record):
     """The request as it went on the wire, after templating and defaults."""
 
     method: str
@@ -78,8 +80,8 @@ class SentRequest:
     body_file: str | None = None  # a body streamed from this file (body is then None)
 
 
-@dataclass(slots=True)
-class Response:
+@dataclass(slots=True, eq=False, repr=False)
+class Response(MutableRecord):
     status: int
     reason: str
     url: str
@@ -148,8 +150,8 @@ def _huge_integer(exc: Exception) -> str | None:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class HttpRequest:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class HttpRequest(Record):
     """A step's request after templating: everything the transport needs, nothing more."""
 
     method: str

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
+from .record import Record
 from .source import Source
 
 if TYPE_CHECKING:
@@ -32,8 +33,8 @@ Templated: TypeAlias = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Query:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Query(Record):
     """What to read from a response: shared by captures and expectations."""
 
     kind: str  # a key of runner.operators.QUERIES
@@ -41,8 +42,8 @@ class Query:
     argument: TemplatedText | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Expectation:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Expectation(Record):
     """One check of a response: a query, an operator and the expected value (maybe templated)."""
 
     query: Query
@@ -51,8 +52,8 @@ class Expectation:
     source: Source
 
 
-@dataclass(frozen=True, slots=True)
-class Capture:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Capture(Record):
     """Store a value from the response as a variable for later steps."""
 
     name: str
@@ -61,8 +62,8 @@ class Capture:
     secret: bool = False  # `secret: true`: masked everywhere, whatever its name
 
 
-@dataclass(frozen=True, slots=True)
-class Upload:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Upload(Record):
     """One part of a multipart body (``files:``): a file sent under a form field name."""
 
     field: str
@@ -71,16 +72,16 @@ class Upload:
     content_type: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ClientCert:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class ClientCert(Record):
     """A TLS client certificate: one PEM with both, or a certificate and its key."""
 
     cert: str
     key: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Request(Record):
     method: TemplatedText
     url: TemplatedText
     source: Source
@@ -95,8 +96,8 @@ class Request:
     follow_redirects: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class Retry:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Retry(Record):
     """Repeat a step's request until its expectations hold (or ``until`` is true)."""
 
     times: int  # attempts in all, the first included
@@ -106,8 +107,8 @@ class Retry:
     source: Source | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Step(Record):
     name: str
     request: Request
     source: Source
@@ -131,8 +132,8 @@ class Step:
     tags: tuple[str, ...] = ()  # for --tag selection (see selection.py)
 
 
-@dataclass(frozen=True, slots=True)
-class Include:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Include(Record):
     """Steps of another file, run in place with the including file's variables."""
 
     name: str
@@ -146,24 +147,24 @@ class Include:
 Item = Step | Include
 
 
-@dataclass(frozen=True, slots=True)
-class Variable:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Variable(Record):
     name: str
     value: Templated
     source: Source
     secret: bool = False  # `NAME: {secret: VALUE}`: masked everywhere, whatever its name
 
 
-@dataclass(frozen=True, slots=True)
-class FixtureName:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class FixtureName(Record):
     """``fixtures: [MODULE:CLASS]``: a Python fixture started around the file (fixtures.py)."""
 
     name: str
     source: Source
 
 
-@dataclass(frozen=True, slots=True)
-class Defaults:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Defaults(Record):
     headers: DynDict | dict[str, Templated] | None = None
     timeout: float | None = None
     verify: bool | TemplatedText = (
@@ -174,8 +175,8 @@ class Defaults:
     continue_on_failure: bool = False  # the loader gives it to each step without its own
 
 
-@dataclass(frozen=True, slots=True)
-class Spec:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Spec(Record):
     path: str
     name: str
     steps: tuple[Item, ...]

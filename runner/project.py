@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from .errors import ApirunError
 from .model import FixtureName
+from .record import Record
 from .source import Source
 
 if TYPE_CHECKING:
@@ -24,8 +25,8 @@ PROJECT_FILE = "apirun.yaml"
 PROJECT_KEYS = ("setup", "app", "fixtures")
 
 
-@dataclass(frozen=True, slots=True)
-class Project:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Project(Record):
     """What a project file says; empty when there is none."""
 
     setup: Path | None = None

@@ -8,6 +8,7 @@ from typing import Any
 
 from .messages import Response, SentRequest
 from .model import ClientCert, Spec
+from .record import MutableRecord
 from .source import Source
 
 
@@ -31,8 +32,8 @@ class ErrorKind(StrEnum):
     INTERNAL = "internal"  # a bug in apirun: the step's error, never a lost report (exit 1)
 
 
-@dataclass(slots=True)
-class ExpectationResult:
+@dataclass(slots=True, eq=False, repr=False)
+class ExpectationResult(MutableRecord):
     subject: str  # "status", "header Content-Type", "jsonpath $.users[*].name", "body"
     operator: str
     expected: Any
@@ -43,24 +44,24 @@ class ExpectationResult:
     query: str = ""  # the query kind (runner/operators QUERIES), for reports that group by it
 
 
-@dataclass(slots=True)
-class CaptureResult:
+@dataclass(slots=True, eq=False, repr=False)
+class CaptureResult(MutableRecord):
     name: str
     source: Source
     value: Any = None
     error: str | None = None
 
 
-@dataclass(slots=True)
-class StepError:
+@dataclass(slots=True, eq=False, repr=False)
+class StepError(MutableRecord):
     kind: ErrorKind
     message: str
     source: Source
     undefined: bool = False  # a template named a variable that did not exist
 
 
-@dataclass(slots=True)
-class StepResult:
+@dataclass(slots=True, eq=False, repr=False)
+class StepResult(MutableRecord):
     name: str
     source: Source
     outcome: Outcome
@@ -97,8 +98,8 @@ _XFAIL_WORDS = {Outcome.XFAIL: "expected failure", Outcome.XPASS: "unexpectedly 
 FAILING = frozenset({Outcome.FAILED, Outcome.ERROR, Outcome.XPASS})
 
 
-@dataclass(slots=True)
-class FileResult:
+@dataclass(slots=True, eq=False, repr=False)
+class FileResult(MutableRecord):
     spec: Spec
     steps: list[StepResult] = field(default_factory=list)
     duration_ms: float = 0.0
@@ -129,8 +130,8 @@ class FileResult:
         return sum(1 for e in errors if e is not None and e.kind is ErrorKind.SPEC)
 
 
-@dataclass(slots=True)
-class RunResult:
+@dataclass(slots=True, eq=False, repr=False)
+class RunResult(MutableRecord):
     files: list[FileResult] = field(default_factory=list)
     duration_ms: float = 0.0
     not_run: list[Spec] = field(default_factory=list)  # left out by --fail-fast after a failure

@@ -10,7 +10,6 @@ full run would have captured for it. Every other step is skipped with the reason
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 from . import templating
 from .errors import ApirunError
 from .model import Spec, Step
+from .record import Record
 from .source import Source
 
 
@@ -25,8 +25,8 @@ class SelectionError(ApirunError):
     """--tag or --step selects nothing: a typo must not pass as an empty, green run."""
 
 
-@dataclass(frozen=True, slots=True)
-class Selection:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Selection(Record):
     """What the user asked for. Empty means everything runs."""
 
     tags: frozenset[str] = frozenset()  # a step runs if it or its file has any of them
@@ -98,6 +98,8 @@ def _step_tags(spec: Spec) -> tuple[str, ...]:
 
 
 def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+    import difflib  # did you mean: only when something is wrong
+
     close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 

@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
-import difflib
 import hashlib
 import json
 import os
 import re
 import threading
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import ResponseDataError, TemplateError, UndefinedVariableError
+from .record import Record
 from .source import Source
 
 Scope = Mapping[str, Any]
@@ -85,8 +84,8 @@ def _json_default(value: Any) -> Any:
 # -- the prepared forms -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Expr:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Expr(Record):
     """A string that is exactly one ``{{ expression }}``: renders to the value, typed."""
 
     text: str
@@ -95,8 +94,8 @@ class Expr:
     reference: tuple[str, ...] | None = None  # set when the expression is a plain name.path
 
 
-@dataclass(frozen=True, slots=True)
-class Text:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Text(Record):
     """A string with template syntax in it: renders to a string."""
 
     text: str
@@ -105,16 +104,16 @@ class Text:
     parts: tuple[str | tuple[str, ...], ...] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class DynDict:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class DynDict(Record):
     """A mapping with at least one template inside, in a value or in a key (a key renders to
     text: ``{"{{ rp_uuid }}": {...}}``)."""
 
     items: tuple[tuple[Any, Any], ...]
 
 
-@dataclass(frozen=True, slots=True)
-class DynList:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class DynList(Record):
     """A list with at least one template inside."""
 
     items: tuple[Any, ...]
@@ -273,6 +272,8 @@ def _check_names(source: Source, text: str) -> None:
             else ("test", environment.tests)
         )
         if node.name not in known:
+            import difflib
+
             close = difflib.get_close_matches(node.name, sorted(known), n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             line = source.line + (node.lineno or 1) - 1
@@ -382,6 +383,8 @@ def _undefined(message: str, value: Expr | Text, scope: Scope) -> UndefinedVaria
     text = f"undefined variable: {message}"
     name = _UNDEFINED_NAME.search(message)
     if name:
+        import difflib
+
         close = difflib.get_close_matches(name.group(1), [k for k in scope if k != "env"], n=1)
         if close:
             text += f" (did you mean '{close[0]}'?)"
@@ -749,11 +752,17 @@ def _range(*args: int) -> range:
     return numbers
 
 
+def _uuid4() -> Any:
+    import uuid  # imported on first use: with it, platform (most specs never ask)
+
+    return uuid.uuid4()
+
+
 # The helpers templates have beyond Jinja's built-ins: one table, which the sandbox, the
 # static check and docs/format.md's "Helpers" table follow.
 GLOBALS: dict[str, Callable[..., Any]] = {
-    "uuid": lambda: uuid.uuid4().hex,  # 32 hex digits, as documented since 0.1
-    "uuid4": lambda: str(uuid.uuid4()),  # the canonical dashed form
+    "uuid": lambda: _uuid4().hex,  # 32 hex digits, as documented since 0.1
+    "uuid4": lambda: str(_uuid4()),  # the canonical dashed form
     "now": _now,
     "range": _range,
 }

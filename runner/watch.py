@@ -24,10 +24,14 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from .errors import SpecError
 from .interrupt import Stop
+from .record import MutableRecord
+
+if TYPE_CHECKING:
+    from .cli import Pass
 
 INTERVAL = 0.4  # seconds between two looks at the files
 SETTLE = 0.15  # seconds a change must hold still before a pass starts
@@ -37,21 +41,6 @@ SPEC_SUFFIXES = (".yaml", ".yml")
 # What a look at the files saw, by absolute path: a file's (mtime, size, inode, ctime), a
 # folder's spec file names; None for what is missing.
 State = dict[str, tuple[object, ...] | None]
-
-
-@dataclass(frozen=True)
-class Pass:
-    """What one run (or check) left for the watch: its exit code and the files it read.
-
-    ``complete``: the files are all the pass reads (it got past loading); otherwise they
-    are what it got to, and the watch keeps the previous pass's files too.
-    ``last``: no point going on (standard output was closed): the watch ends.
-    """
-
-    exit_code: int
-    files: tuple[Path, ...] = ()
-    complete: bool = True
-    last: bool = False
 
 
 def error_files(errors: Iterable[SpecError]) -> list[Path]:
@@ -80,8 +69,8 @@ def given_files(paths: Sequence[str | Path], *extra: str | Path | None) -> list[
     return found
 
 
-@dataclass
-class _Watched:
+@dataclass(eq=False, repr=False)
+class _Watched(MutableRecord):
     """The files watched, by absolute path, each with the name it is shown by."""
 
     files: dict[str, Path] = field(default_factory=dict)

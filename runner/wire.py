@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from .messages import HttpRequest, Response, SentRequest
 from .model import DEFAULT_MAX_BODY_MB
+from .record import Record
 
 if TYPE_CHECKING:
     from .model import ClientCert
@@ -34,8 +35,8 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class TransportSettings:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class TransportSettings(Record):
     """What a file's transport is made with, rendered: the spec's defaults and base_url."""
 
     verify: bool | str = True  # defaults.verify: TLS verification, or a CA bundle path

@@ -11,13 +11,62 @@ an error, not a silent overwrite. Aliases may repeat at most MAX_ALIAS_NODES val
 from __future__ import annotations
 
 import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import yaml
-from yaml.constructor import ConstructorError, SafeConstructor
 
-from .files import read_bounded
+class _LazyPattern:
+    """A regex compiled on its first use (``re.compile`` then, with the same arguments)."""
+
+    __slots__ = ("_arguments", "_compiled")
+
+    def __init__(self, *arguments: Any) -> None:
+        self._arguments = arguments
+        self._compiled: re.Pattern[str] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        compiled = self._compiled
+        if compiled is None:
+            compiled = self._compiled = _compile(*self._arguments)
+        return getattr(compiled, name)
+
+
+_compile = re.compile
+
+
+@contextmanager
+def _regexes_compiled_on_use() -> Iterator[None]:
+    """While PyYAML is imported: its class-level ``re.compile`` calls give patterns compiled
+    on first use. One of them, the pure-Python reader's test for unprintable characters (a
+    set of ranges over all of Unicode), costs as much to compile as the rest of PyYAML takes
+    to import, and the C loader apirun reads with never uses it; nor most of the others
+    (YAML 1.1's booleans, numbers and dates: the core schema below has its own)."""
+
+    def compile_on_use(*arguments: Any) -> Any:
+        caller = sys._getframe(1).f_globals.get("__name__", "")
+        if caller == "yaml" or caller.startswith("yaml."):
+            return _LazyPattern(*arguments)
+        return _compile(*arguments)  # a module PyYAML imports: the usual pattern
+
+    previous, replacement = re.compile, compile_on_use
+    re.compile = replacement  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        re.compile = previous
+
+
+if "yaml" in sys.modules:  # already imported, its patterns compiled: nothing to save
+    import yaml
+else:
+    with _regexes_compiled_on_use():
+        import yaml
+from yaml.constructor import ConstructorError, SafeConstructor  # noqa: E402
+
+from .files import read_bounded  # noqa: E402
 
 try:
     from yaml import CSafeLoader as _BaseLoader

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..files import read_bounded
+from ..record import Record
 
 SCHEMA = "schema"  # the expect key, and the operator name in results and reports
 DEFAULT_DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -36,8 +37,8 @@ class SchemaProblem(ValueError):
         self.path = path
 
 
-@dataclass(frozen=True, slots=True)
-class BodySchema:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class BodySchema(Record):
     """A checked, compiled schema; ``label`` names it in reports (its path, or "inline")."""
 
     label: str

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final
 
+from ..record import Record
+
 if TYPE_CHECKING:
     from regex import Match, Pattern
 
@@ -52,8 +54,8 @@ def _any_operand(_: Any) -> str | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class Predicate:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Predicate(Record):
     """One operator of ``expect``: everything the loader, engine, schema and reports need."""
 
     name: str

@@ -16,6 +16,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from ..messages import BodyNotJSON, Response
+from ..record import Record
 from .jsonpath import JSONPathError, compile_jsonpath
 from .predicates import EQUALS, _regex, regex_search
 from .values import MISSING, Mismatch
@@ -25,8 +26,8 @@ def _no_argument(_: Any) -> str | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class QueryKind:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class QueryKind(Record):
     """One kind of query: its capture key, its expect key, how to read it, how to word it."""
 
     name: str  # the capture key (capture: {x: {header: Location}}) and the report's subject

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
+from ..record import Record
+
 JSON_TYPES: Final = ("string", "number", "integer", "boolean", "array", "object", "null")
 
 
@@ -23,8 +25,8 @@ class _Missing:
 MISSING: Final[Any] = _Missing()
 
 
-@dataclass(frozen=True, slots=True)
-class Mismatch:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Mismatch(Record):
     """The check could not be made (wrong type, body not JSON): a failed expectation, with why.
     Predicates and queries return it; they never raise."""
 

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from importlib import import_module
 from typing import TYPE_CHECKING
 
+from ..record import Record
+
 if TYPE_CHECKING:
     from ..results import RunResult
 
 
-@dataclass(frozen=True, slots=True)
-class FileReport:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class FileReport(Record):
     """A report written to a file after the run: ``--FLAG FILE``."""
 
     flag: str  # the option, "--junit"
