@@ -2,6 +2,7 @@
 
     python bench/run.py                 # full run (40-60 s on a 2-core machine)
     python bench/run.py --quick         # smoke test, well under 30 s
+    python bench/run.py --peers         # also gabbi, Tavern, Step CI (bench/peers.py; minutes)
     python bench/run.py --rounds 11 --n 1000
 
 The workload (issue 7): one ``POST /v3/auth/tokens`` capturing the ``X-Subject-Token`` header,
@@ -66,6 +67,7 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 sys.path.insert(0, str(BENCH_DIR))
+import peers  # noqa: E402  (bench/peers.py: gabbi, Tavern and Step CI for --peers)
 import server as bench_server  # noqa: E402  (bench/server.py: the token and the static bodies)
 
 HOST = "127.0.0.1"
@@ -620,6 +622,7 @@ class Tool:
     label: str
     command: Callable[[int], list[str]]  # gets -> argv
     series: dict[int, Series] = field(default_factory=dict)
+    rounds: int | None = None  # measured in the first `rounds` rounds only (None: all)
 
 
 def fmt_ratio(value: float, target: float | None) -> str:
@@ -680,8 +683,17 @@ def bench(
                 lines = log.read_text(errors="replace").strip().splitlines()
                 say(f"  apirun W({gets}) says: {lines[-1] if lines else '(nothing)'}")
 
+    peer_tools: list[Tool] = []
+    if args.peers:  # installed, checked and warmed up (one run per size) by bench/peers.py
+        found = peers.peer_tools(
+            folder / "peers", server.url, sizes, AUTH_BODY, TIMEOUT, child_env(folder), say
+        )
+        peer_tools = [Tool(label, command, rounds=peers.ROUNDS) for label, command in found]
+        tools += peer_tools
+
     for round_number in range(args.rounds):
         order = tools if round_number % 2 == 0 else tools[::-1]  # alternate who goes first
+        order = [tool for tool in order if tool.rounds is None or round_number < tool.rounds]
         for gets in sizes:
             for tool in order:
                 tool.series.setdefault(gets, Series()).samples.append(run(tool.command(gets)))
@@ -718,7 +730,7 @@ def bench(
         for label, command in items if round_number % 2 == 0 else items[::-1]:
             startup_series[label].samples.append(run(command))
     say("start-up done")
-    return {"tools": tools, "load": load, "startup": startup_series, "n": n}
+    return {"tools": tools, "load": load, "startup": startup_series, "n": n, "peers": peer_tools}
 
 
 def report(results: dict, args: argparse.Namespace, server: Server) -> list[str]:
@@ -776,8 +788,8 @@ def report(results: dict, args: argparse.Namespace, server: Server) -> list[str]
         f"  per-request cost, N as one looping step: "
         f"{fmt_ratio(per_request(looping) / per_request(hand), TARGETS['per_request'])}"
     )
-    if len(tools) > 3:
-        info = tools[3]
+    info = next((t for t in tools if t.label == "hand-written, trust_env=False"), None)
+    if info is not None:
         out.append(
             f"  (for information: hand-written with trust_env=False / hand-written, per request: "
             f"{per_request(info) / per_request(hand):.2f})"
@@ -790,6 +802,8 @@ def report(results: dict, args: argparse.Namespace, server: Server) -> list[str]
             f"{os.getloadavg()[0]:.2f}): the machine was busy. Rerun on a quiet machine or with "
             "more --rounds before trusting the ratios; the CPU-time ratio is less sensitive."
         )
+    if results.get("peers"):
+        out += peers.ratio_lines(results["peers"], hand, n)
 
     load = results["load"]
     small, big = args.load_sizes
@@ -893,6 +907,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--nginx-binary",
         metavar="PATH",
         help="the nginx to use (default: nginx on PATH, or /usr/sbin/nginx)",
+    )
+    parser.add_argument(
+        "--peers",
+        action="store_true",
+        help="also measure gabbi, Tavern and Step CI, installed into the temporary folder "
+        "(needs pip's index, and npm for Step CI); see bench/README.md",
     )
     args = parser.parse_args(argv)
     args.rounds = args.rounds if args.rounds is not None else (3 if args.quick else 7)
