@@ -162,21 +162,23 @@ def mask(text: str, secrets: Iterable[str], keep: Iterable[str] = ()) -> str:
     wanted = frozenset(s for s in secrets if len(s) >= MIN_MASKED_LENGTH)
     if not wanted or not text:
         return text
-    pattern, prefixes = _compiled(wanted)
-    if pattern is None:
-        return text
-    kept = _spans(text, keep)
-    if kept:
+    forms, prefixes = _prepared(wanted)
+    # Without any form of a secret in it, the regex would find nothing in the text: it is
+    # compiled for the first text that holds one (most output never shows a secret).
+    if any(form in text for form, _ in forms):
+        pattern = _pattern(forms)
+        kept = _spans(text, keep)
+        if kept:
 
-        def replace(match: re.Match[str]) -> str:
-            start, end = match.span()
-            if any(start < stop and begin < end for begin, stop in kept):
-                return match.group(0)
-            return MASK
+            def replace(match: re.Match[str]) -> str:
+                start, end = match.span()
+                if any(start < stop and begin < end for begin, stop in kept):
+                    return match.group(0)
+                return MASK
 
-        text = pattern.sub(replace, text)
-    elif pattern.search(text):
-        text = pattern.sub(MASK, text)
+            text = pattern.sub(replace, text)
+        elif pattern.search(text):
+            text = pattern.sub(MASK, text)
     if TRUNCATION in text and prefixes:
         text = _mask_cut(text, prefixes)
     return text
@@ -217,19 +219,24 @@ def _bounded(form: str, short: bool) -> str:
 
 
 @lru_cache(maxsize=256)
-def _compiled(secrets: frozenset[str]) -> tuple[re.Pattern[str] | None, tuple[str, ...]]:
-    """One regex for every form of every secret (longest first, so a secret containing
-    another is hidden whole), and the long secrets whose cut-off start must be hidden."""
+def _prepared(secrets: frozenset[str]) -> tuple[tuple[tuple[str, bool], ...], tuple[str, ...]]:
+    """Every form of every secret, longest first (so a secret containing another is hidden
+    whole), each with whether it is short (masked only where it stands alone); and the long
+    secrets whose cut-off start must be hidden."""
     parts: dict[str, bool] = {}
     for secret in secrets:
         short = len(secret) < SHORT_SECRET
         for form in _forms(secret):
             parts[form] = parts.get(form, True) and short
-    if not parts:
-        return None, ()
-    alternatives = [_bounded(form, parts[form]) for form in sorted(parts, key=len, reverse=True)]
+    forms = tuple((form, parts[form]) for form in sorted(parts, key=len, reverse=True))
     long_secrets = tuple(sorted((s for s in secrets if len(s) >= SHORT_SECRET), key=len))
-    return re.compile("|".join(alternatives)), long_secrets
+    return forms, long_secrets
+
+
+@lru_cache(maxsize=256)
+def _pattern(forms: tuple[tuple[str, bool], ...]) -> re.Pattern[str]:
+    """One regex for all the forms, each where it stands as a value."""
+    return re.compile("|".join(_bounded(form, short) for form, short in forms))
 
 
 def _mask_cut(text: str, secrets: tuple[str, ...]) -> str:
