@@ -62,6 +62,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class RunOptions(Record):
+    """How to run the specs: variables, timeout, selection, transport, fixtures, listeners."""
+
     variables: Mapping[str, Any] = field(default_factory=dict)  # --vars-file, then --var
     timeout: float | None = None  # --timeout: beats the file's defaults, not a step's own
     # Keep the bodies of passed steps in the results (memory grows with the run); the

@@ -82,6 +82,8 @@ class SentRequest(Record):
 
 @dataclass(slots=True, eq=False, repr=False)
 class Response(MutableRecord):
+    """A response as received: status, headers, body (parsed as JSON on demand), redirects."""
+
     status: int
     reason: str
     url: str

@@ -82,6 +82,8 @@ class ClientCert(Record):
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Request(Record):
+    """A step's request as written: method, URL, query, headers and body (maybe templated)."""
+
     method: TemplatedText
     url: TemplatedText
     source: Source
@@ -109,6 +111,8 @@ class Retry(Record):
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Step(Record):
+    """One step of a spec: its request, what to check in the response and what to capture."""
+
     name: str
     request: Request
     source: Source
@@ -149,6 +153,8 @@ Item = Step | Include
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Variable(Record):
+    """A variable the spec (or an include step) defines: ``vars: {NAME: VALUE}``."""
+
     name: str
     value: Templated
     source: Source
@@ -165,6 +171,8 @@ class FixtureName(Record):
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Defaults(Record):
+    """The file's ``defaults:``, for every step that does not say otherwise."""
+
     headers: DynDict | dict[str, Templated] | None = None
     timeout: float | None = None
     verify: bool | TemplatedText = (
@@ -177,6 +185,8 @@ class Defaults(Record):
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Spec(Record):
+    """One spec file, loaded: its steps (included ones in place), variables and defaults."""
+
     path: str
     name: str
     steps: tuple[Item, ...]

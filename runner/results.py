@@ -34,6 +34,8 @@ class ErrorKind(StrEnum):
 
 @dataclass(slots=True, eq=False, repr=False)
 class ExpectationResult(MutableRecord):
+    """One expectation of a step, checked: what was expected, what came, and whether it held."""
+
     subject: str  # "status", "header Content-Type", "jsonpath $.users[*].name", "body"
     operator: str
     expected: Any
@@ -46,6 +48,8 @@ class ExpectationResult(MutableRecord):
 
 @dataclass(slots=True, eq=False, repr=False)
 class CaptureResult(MutableRecord):
+    """One capture of a step: the value it stored, or why it could not."""
+
     name: str
     source: Source
     value: Any = None
@@ -54,6 +58,8 @@ class CaptureResult(MutableRecord):
 
 @dataclass(slots=True, eq=False, repr=False)
 class StepError(MutableRecord):
+    """Why a step could not run to its end (transport failure, template or spec problem)."""
+
     kind: ErrorKind
     message: str
     source: Source
@@ -62,6 +68,8 @@ class StepError(MutableRecord):
 
 @dataclass(slots=True, eq=False, repr=False)
 class StepResult(MutableRecord):
+    """One step, run (or skipped): its outcome, request, response, checks and captures."""
+
     name: str
     source: Source
     outcome: Outcome
@@ -100,6 +108,8 @@ FAILING = frozenset({Outcome.FAILED, Outcome.ERROR, Outcome.XPASS})
 
 @dataclass(slots=True, eq=False, repr=False)
 class FileResult(MutableRecord):
+    """One spec file, run: the result of each of its steps."""
+
     spec: Spec
     steps: list[StepResult] = field(default_factory=list)
     duration_ms: float = 0.0
@@ -132,6 +142,8 @@ class FileResult(MutableRecord):
 
 @dataclass(slots=True, eq=False, repr=False)
 class RunResult(MutableRecord):
+    """A whole run: every file's result, and the files not run."""
+
     files: list[FileResult] = field(default_factory=list)
     duration_ms: float = 0.0
     not_run: list[Spec] = field(default_factory=list)  # left out by --fail-fast after a failure
