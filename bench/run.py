@@ -48,6 +48,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
+import importlib.metadata
+import importlib.util
 import json
 import os
 import platform
@@ -55,10 +57,12 @@ import selectors
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -74,7 +78,19 @@ HOST = "127.0.0.1"
 TIMEOUT = 30  # seconds, per request, in both tools (apirun's default)
 CHILD_LIMIT = 300.0  # seconds: no single measured child may run longer than this
 NOISY = 1.3  # max/min wall time of a measure above this: say the machine was busy
-TARGETS = {"per_request": 1.2, "w1": 1.5, "memory": 1.5, "load": 10.0}
+# Issue 16's targets. Ratios apirun / hand-written loop: at most this; speed-ups (jobs,
+# pytest): at least this.
+SECTIONS = ("workload", "tls", "scale")
+TARGETS = {
+    "per_request": 0.75,  # 500 GET steps written out
+    "per_request_loop": 0.65,  # the same GETs as one looping step
+    "w1": 1.2,
+    "memory": 1.3,
+    "load": 10.0,  # loading and checking 5,000 steps / 500 steps
+    "tls": 1.1,  # W(200) over HTTPS, the same TLS setting in both
+    "jobs": 6.0,  # apirun DIR / apirun DIR --jobs 8, latency-bound suite
+    "pytest": 2.5,  # pytest DIR / pytest -n 4 DIR, the same suite
+}
 
 # The POST body, shared by the spec and the hand-written loop.
 AUTH_BODY = {
@@ -119,13 +135,24 @@ def _stop_process(process: subprocess.Popen, signum: int = signal.SIGTERM) -> No
 
 
 class AsyncioServer(Server):
-    """bench/server.py in a subprocess; it prints ``READY <url>`` once it listens."""
+    """bench/server.py in a subprocess; it prints ``READY <url>`` once it listens.
+
+    ``options``: more of its command-line options (``--delay MS``, ``--tls-cert`` ...)."""
 
     kind = "asyncio (bench/server.py)"
 
-    def __init__(self) -> None:
+    def __init__(self, options: Sequence[str] = (), what: str = "") -> None:
+        if options:
+            self.kind = f"asyncio (bench/server.py {what or ' '.join(options)})"
         self.process = subprocess.Popen(
-            [sys.executable, str(BENCH_DIR / "server.py"), "--port", "0", "--exit-on-stdin-eof"],
+            [
+                sys.executable,
+                str(BENCH_DIR / "server.py"),
+                "--port",
+                "0",
+                "--exit-on-stdin-eof",
+                *options,
+            ],
             stdin=subprocess.PIPE,  # closed when we die, however we die: the server then exits
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -306,10 +333,16 @@ def start_server(choice: str, folder: Path, nginx_binary: str | None = None) -> 
     return server
 
 
-def check_server(url: str) -> None:
-    """The server answers the workload as the benchmark needs, on one kept-alive connection."""
+def check_server(url: str, ca: Path | None = None) -> None:
+    """The server answers the workload as the benchmark needs, on one kept-alive connection
+    (over TLS for an ``https`` URL, trusting the CA bundle ``ca``)."""
     port = int(url.rsplit(":", 1)[1])
-    connection = http.client.HTTPConnection(HOST, port, timeout=10)
+    connection: http.client.HTTPConnection
+    if url.startswith("https:"):
+        context = ssl.create_default_context(cafile=str(ca) if ca else None)
+        connection = http.client.HTTPSConnection(HOST, port, timeout=10, context=context)
+    else:
+        connection = http.client.HTTPConnection(HOST, port, timeout=10)
     try:
         connection.request("GET", "/v3/users", headers={"X-Auth-Token": "wrong"})
         response = connection.getresponse()
@@ -336,14 +369,137 @@ def check_server(url: str) -> None:
         connection.close()
 
 
+def check_concurrency(url: str, delay: float, clients: int) -> float:
+    """``clients`` connections asking at once are answered together, not one after the other:
+    the delayed server must not serialise them. Returns the seconds all of them took."""
+    port = int(url.rsplit(":", 1)[1])
+    errors: list[BaseException] = []
+
+    def ask() -> None:
+        connection = http.client.HTTPConnection(HOST, port, timeout=10)
+        try:
+            for _ in range(2):
+                connection.request("GET", "/v3/users", headers={"X-Auth-Token": "wrong"})
+                response = connection.getresponse()
+                response.read()
+                if response.status != 401:
+                    raise BenchError(f"concurrency check: got {response.status}")
+        except BaseException as exc:  # reported by the caller
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=ask, daemon=True) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    took = time.perf_counter() - started
+    if errors:
+        raise BenchError(f"concurrency check failed: {errors[0]!r}")
+    serialised = 2 * clients * delay
+    if took > serialised / 2:
+        raise BenchError(
+            f"the delayed server answered {clients} concurrent clients in {took * 1e3:.0f} ms "
+            f"(serialised would be {serialised * 1e3:.0f} ms): it does not serve them concurrently"
+        )
+    return took
+
+
+class TLSUnavailable(Exception):
+    """No way to make a certificate here: the TLS row is skipped, saying why."""
+
+
+def make_certificate(folder: Path) -> tuple[Path, Path, str]:
+    """A self-signed certificate for 127.0.0.1 (its own CA, so it is also the CA bundle) and
+    its key, in ``folder``: by the ``openssl`` command, else by ``cryptography`` if importable.
+    Returns (certificate, key, what made them)."""
+    cert, key = folder / "tls-cert.pem", folder / "tls-key.pem"
+    why: list[str] = []
+    openssl = shutil.which("openssl")
+    if openssl:
+        command = [
+            openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+            "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2",
+            "-subj", f"/CN={HOST}", "-addext", f"subjectAltName=IP:{HOST}",
+        ]  # fmt: skip
+        try:
+            done = subprocess.run(
+                command, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            why.append(f"openssl failed: {exc}")
+        else:
+            if done.returncode == 0 and cert.is_file() and key.is_file():
+                return cert, key, "openssl"
+            last = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
+            why.append(f"openssl req exited {done.returncode}: {last}")
+    else:
+        why.append("no openssl command on PATH")
+    try:
+        made = _certificate_by_cryptography(cert, key)
+    except ImportError:
+        why.append("the cryptography package is not importable")
+    else:
+        return cert, key, made
+    raise TLSUnavailable("; ".join(why))
+
+
+def _certificate_by_cryptography(cert: Path, key: Path) -> str:
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    private = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOST)])
+    now = datetime.datetime.now(datetime.UTC)
+    identifier = x509.SubjectKeyIdentifier.from_public_key(private.public_key())
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(private.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(HOST))]),
+            critical=False,
+        )
+        .add_extension(identifier, critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(identifier),
+            critical=False,
+        )
+        .sign(private, hashes.SHA256())
+    )
+    key.write_bytes(
+        private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    return "cryptography"
+
+
 # -- the workloads -------------------------------------------------------------------------------
 
 
-def spec_text(base_url: str, gets: int) -> str:
-    """The POST capturing the token, then ``gets`` GET steps written out one by one."""
+def spec_text(base_url: str, gets: int, verify: str | None = None) -> str:
+    """The POST capturing the token, then ``gets`` GET steps written out one by one.
+    ``verify`` (the TLS row): the spec's ``defaults.verify``, ``false`` or a CA bundle."""
     lines = [
         f"name: bench {gets} GET",
         f"base_url: {base_url}/v3",
+        *(["defaults:", f"  verify: {verify}"] if verify is not None else []),
         "steps:",
         "  - name: get token",
         "    request:",
@@ -387,6 +543,30 @@ def loop_spec_text(base_url: str, gets: int) -> str:
     return head + "\n".join(step) + "\n"
 
 
+def scale_spec_text(base_url: str, number: int, steps: int) -> str:
+    """One file of the scale-out suite: ``steps`` GETs, each with the token header and the
+    same checks as the workload's (a file-level variable, so no file depends on another)."""
+    lines = [
+        f"name: scale file {number:02d}",
+        f"base_url: {base_url}/v3",
+        f"vars: {{token: {bench_server.TOKEN}}}",
+        "steps:",
+    ]
+    step = [
+        "  - name: list users {i}",
+        "    request:",
+        "      url: /users",
+        '      headers: {{X-Auth-Token: "{{{{ token }}}}"}}',
+        "    expect:",
+        "      status: 200",
+        "      jsonpath:",
+        "        $.users[0].name: admin",
+    ]
+    template = "\n".join(step)
+    lines += (template.format(i=i) for i in range(1, steps + 1))
+    return "\n".join(lines) + "\n"
+
+
 HAND_LOOP = '''\
 """The floor for a requests-based runner: the benchmark workload as a hand-written loop."""
 import sys
@@ -399,16 +579,30 @@ AUTH_BODY = {auth_body!r}
 
 def main():
     base, gets, trust_env = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+    verify = True  # the TLS row gives "false" or the path of a CA bundle
+    if len(sys.argv) > 4:
+        verify = False if sys.argv[4] == "false" else sys.argv[4]
+    if verify is False:  # the spec's verify: false silences it in apirun too
+        import urllib3
+
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
     with requests.Session() as session:
         session.trust_env = trust_env
-        response = session.post(base + "/v3/auth/tokens", json=AUTH_BODY, timeout=TIMEOUT)
+        # verify per call, not session.verify: requests lets REQUESTS_CA_BUNDLE or
+        # CURL_CA_BUNDLE in the environment win over session.verify, not over a call's.
+        response = session.post(
+            base + "/v3/auth/tokens", json=AUTH_BODY, timeout=TIMEOUT, verify=verify
+        )
         if response.status_code != 201:
             print(f"get token: expected 201, got {{response.status_code}}")
             return 1
         token = response.headers["X-Subject-Token"]
         for i in range(1, gets + 1):
             response = session.get(
-                base + "/v3/users", headers={{"X-Auth-Token": token}}, timeout=TIMEOUT
+                base + "/v3/users",
+                headers={{"X-Auth-Token": token}},
+                timeout=TIMEOUT,
+                verify=verify,
             )
             if response.status_code != 200:
                 print(f"list users {{i}}: expected 200, got {{response.status_code}}")
@@ -632,6 +826,12 @@ def fmt_ratio(value: float, target: float | None) -> str:
     return f"{value:5.2f}   (target <= {target:g}: {mark})"
 
 
+def fmt_speedup(value: float, target: float) -> str:
+    """A speed-up (serial / parallel): higher is better."""
+    mark = "ok" if value >= target else "OVER TARGET"
+    return f"{value:5.2f}x faster (target >= {target:g}: {mark})"
+
+
 def bench(
     args: argparse.Namespace,
     folder: Path,
@@ -775,7 +975,6 @@ def report(results: dict, args: argparse.Namespace, server: Server) -> list[str]
     }
     out.append(
         f"  per-request cost        {fmt_ratio(ratios['per_request'], TARGETS['per_request'])}"
-        "   (< 1.0 once settings are resolved once per session)"
     )
     out.append(f"  W(1) wall time          {fmt_ratio(ratios['w1'], TARGETS['w1'])}")
     out.append(f"  peak memory at N={n:<6} {fmt_ratio(ratios['memory'], TARGETS['memory'])}")
@@ -784,9 +983,10 @@ def report(results: dict, args: argparse.Namespace, server: Server) -> list[str]
         f"{cpu_per_request(apirun) / cpu_per_request(hand):.2f})"
     )
     looping = tools[2]
+    ratios["per_request_loop"] = per_request(looping) / per_request(hand)
     out.append(
         f"  per-request cost, N as one looping step: "
-        f"{fmt_ratio(per_request(looping) / per_request(hand), TARGETS['per_request'])}"
+        f"{fmt_ratio(ratios['per_request_loop'], TARGETS['per_request_loop'])}"
     )
     info = next((t for t in tools if t.label == "hand-written, trust_env=False"), None)
     if info is not None:
@@ -852,7 +1052,324 @@ def report(results: dict, args: argparse.Namespace, server: Server) -> list[str]
     return out
 
 
-def machine_lines(server: Server) -> list[str]:
+# -- TLS -----------------------------------------------------------------------------------------
+
+TLS_N = 200  # GET steps of the TLS row (issue 16)
+
+
+def bench_tls(
+    args: argparse.Namespace,
+    folder: Path,
+    spawner: Spawner,
+    say: Callable[[str], None],
+    stack: contextlib.ExitStack,
+) -> tuple[list[str], dict[str, float]]:
+    """POST + TLS_N GETs over HTTPS, apirun against the hand-written loop, with the same
+    TLS setting in both: ``verify: false``, then a CA bundle (the self-signed certificate).
+    W(1) too, to tell start-up from the cost per request."""
+    try:
+        cert, key, made_by = make_certificate(folder)
+    except TLSUnavailable as exc:
+        say(f"TLS row skipped: {exc}")
+        return ["", f"TLS row skipped: {exc}"], {}
+    server = AsyncioServer(["--tls-cert", str(cert), "--tls-key", str(key)], "TLS")
+    stack.callback(server.stop)
+    check_server(server.url, ca=cert)
+    say(f"TLS server: {server.kind} at {server.url} (certificate made by {made_by})")
+    apirun, _label = apirun_command()
+    hand = folder / "hand_loop.py"
+    hand.write_text(HAND_LOOP.format(timeout=TIMEOUT, auth_body=AUTH_BODY))
+    log = folder / "child.log"
+    sizes = (1, TLS_N)
+    settings = {"verify: false": "false", "verify: CA bundle": str(cert)}
+    tools: list[Tool] = []
+    for label, verify in settings.items():
+        specs = {}
+        for gets in sizes:
+            spec = folder / f"tls-{'insecure' if verify == 'false' else 'ca'}-{gets}.yaml"
+            spec.write_text(
+                spec_text(server.url, gets, verify if verify == "false" else json.dumps(verify))
+            )
+            specs[gets] = spec
+
+        def hand_argv(gets: int, verify: str = verify) -> list[str]:
+            return [sys.executable, str(hand), server.url, str(gets), "1", verify]
+
+        def apirun_argv(gets: int, specs: dict[int, Path] = specs) -> list[str]:
+            return [*apirun, str(specs[gets])]
+
+        tools.append(Tool(f"hand-written, {label}", hand_argv))
+        tools.append(Tool(f"apirun, {label}", apirun_argv))
+    for tool in tools:  # warm-up, not counted
+        for gets in sizes:
+            spawner.run(tool.command(gets), log)
+    for round_number in range(args.tls_rounds):
+        order = tools if round_number % 2 == 0 else tools[::-1]
+        for gets in sizes:
+            for tool in order:
+                sample = spawner.run(tool.command(gets), log)
+                tool.series.setdefault(gets, Series()).samples.append(sample)
+    say("TLS done")
+
+    def per_request(tool: Tool, cpu: bool = False) -> float:
+        one, many = tool.series[1], tool.series[TLS_N]
+        return ((many.cpu - one.cpu) if cpu else (many.wall - one.wall)) / (TLS_N - 1)
+
+    out = [
+        "",
+        f"TLS: POST + N GET over HTTPS, bench/server.py on {HOST} with a self-signed "
+        f"certificate (made by {made_by}); {args.tls_rounds} rounds, medians (wall ms)",
+        f"  {'tool':<34}{'W(1) ms':>10}{f'W({TLS_N}) ms':>12}{'[min-max]':>13}"
+        f"{'per request':>13}{'(CPU)':>8}",
+    ]
+    for tool in tools:
+        big = tool.series[TLS_N]
+        out.append(
+            f"  {tool.label:<34}{tool.series[1].wall:>10.1f}{big.wall:>12.1f}{big.spread:>13}"
+            f"{per_request(tool):>13.3f}{per_request(tool, cpu=True):>8.3f}"
+        )
+    ratios: dict[str, float] = {}
+    for index, label in enumerate(settings):
+        hand_tool, apirun_tool = tools[2 * index], tools[2 * index + 1]
+        ratio = apirun_tool.series[TLS_N].wall / hand_tool.series[TLS_N].wall
+        ratios[f"tls {label}"] = ratio
+        out.append(
+            f"  apirun / hand-written W({TLS_N}), {label + ':':<19}"
+            f"{fmt_ratio(ratio, TARGETS['tls'])}"
+        )
+        out.append(
+            f"    (for information: W(1) "
+            f"{apirun_tool.series[1].wall / hand_tool.series[1].wall:.2f}"
+            f", per request {per_request(apirun_tool) / per_request(hand_tool):.2f}, CPU of "
+            f"W({TLS_N}) {apirun_tool.series[TLS_N].cpu / hand_tool.series[TLS_N].cpu:.2f})"
+        )
+    noisiest = max(series.noise for tool in tools for series in tool.series.values())
+    if noisiest > NOISY:
+        out.append(
+            f"  NOTE: wall times varied up to {noisiest:.1f}x between rounds: the machine was busy."
+        )
+    return out, ratios
+
+
+# -- scale-out -----------------------------------------------------------------------------------
+
+SCALE_FILES = 50
+SCALE_STEPS = 10
+SCALE_DELAY_MS = 20
+SCALE_JOBS = 8
+SCALE_WORKERS = 4  # pytest -n
+
+PYTEST_INI = """\
+# Written by bench/run.py: the scale-out row's own pytest configuration, so that no other
+# project's configuration applies. Plugins load as installed (apirun's through its entry point).
+[pytest]
+"""
+
+
+def pytest_command() -> tuple[list[str] | None, str]:
+    """The pytest a user would run (the script beside this Python), or why there is none
+    that can run the specs (pytest, pytest-xdist, apirun's installed plugin)."""
+    if importlib.util.find_spec("pytest") is None:
+        return None, "pytest is not installed (pip install -e '.[test]')"
+    if importlib.util.find_spec("xdist") is None:
+        return None, "pytest-xdist is not installed (pip install pytest-xdist)"
+    plugins = importlib.metadata.entry_points(group="pytest11")
+    if not any(entry.value == "runner.pytest_plugin" for entry in plugins):
+        return None, "apirun's pytest plugin is not installed (pip install -e .)"
+    script = Path(sys.executable).parent / "pytest"
+    if script.is_file() and os.access(script, os.X_OK):
+        return [str(script)], str(script)
+    return [sys.executable, "-m", "pytest"], f"{sys.executable} -m pytest"
+
+
+def apirun_verdicts(report_path: Path) -> list[tuple[str, str, str]]:
+    """(file's name, step, outcome) of every step of a --report-json report, in order."""
+    data = json.loads(report_path.read_text())
+    return [
+        (file["name"], step["name"], step["outcome"])
+        for file in data["files"]
+        for step in file["steps"]
+    ]
+
+
+def pytest_verdicts(junit_path: Path) -> list[tuple[str, str]]:
+    """(test, outcome) of every test of a --junitxml report, sorted (xdist finishes in any
+    order)."""
+    import xml.etree.ElementTree as ElementTree
+
+    verdicts = []
+    for case in ElementTree.parse(junit_path).getroot().iter("testcase"):
+        outcome = "passed"
+        for kind, said in (("failure", "failed"), ("error", "error"), ("skipped", "skipped")):
+            if case.find(kind) is not None:
+                outcome = said
+        verdicts.append((case.get("name", ""), outcome))
+    return sorted(verdicts)
+
+
+def bench_scale(
+    args: argparse.Namespace,
+    folder: Path,
+    spawner: Spawner,
+    say: Callable[[str], None],
+    stack: contextlib.ExitStack,
+) -> tuple[list[str], dict[str, float]]:
+    """SCALE_FILES files of SCALE_STEPS steps against a server answering after
+    SCALE_DELAY_MS: serial against ``--jobs``, and serial pytest against ``pytest -n``."""
+    delay = SCALE_DELAY_MS / 1000
+    server = AsyncioServer(["--delay", str(SCALE_DELAY_MS)])
+    stack.callback(server.stop)
+    check_server(server.url)
+    together = check_concurrency(server.url, delay, SCALE_JOBS)
+    say(
+        f"scale-out server: {server.kind} at {server.url}; {SCALE_JOBS} concurrent clients "
+        f"answered twice in {together * 1e3:.0f} ms"
+    )
+    root = folder / "scale"
+    specs, warm = root / "specs", root / "warm"
+    specs.mkdir(parents=True)
+    warm.mkdir()
+    for number in range(SCALE_FILES):
+        name = f"test_scale_{number:02d}.yaml"
+        text = scale_spec_text(server.url, number, SCALE_STEPS)
+        (specs / name).write_text(text)
+        if number < 2:
+            (warm / name).write_text(text)
+    ini = root / "pytest.ini"
+    ini.write_text(PYTEST_INI)
+    apirun, _label = apirun_command()
+    pytest, pytest_label = pytest_command()
+    log = folder / "child.log"
+
+    def apirun_argv(jobs: int, where: Path, report_name: str) -> list[str]:
+        return [*apirun, str(where), "--jobs", str(jobs), "--report-json", str(root / report_name)]
+
+    def pytest_argv(workers: int, where: Path, report_name: str) -> list[str]:
+        assert pytest is not None
+        argv = [
+            *pytest,
+            "-c",
+            str(ini),
+            "--rootdir",
+            str(root),
+            "--junitxml",
+            str(root / report_name),
+        ]
+        return [*argv, *(["-n", str(workers)] if workers else []), str(where)]
+
+    # (label, argv, report file, parser of the verdicts)
+    runs: list[tuple[str, list[str], Path, Callable[[Path], list]]] = [
+        ("apirun DIR", apirun_argv(1, specs, "serial.json"), root / "serial.json", apirun_verdicts),
+        (
+            f"apirun DIR --jobs {SCALE_JOBS}",
+            apirun_argv(SCALE_JOBS, specs, "jobs.json"),
+            root / "jobs.json",
+            apirun_verdicts,
+        ),
+    ]
+    if pytest is not None:
+        runs += [
+            (
+                "pytest DIR",
+                pytest_argv(0, specs, "serial.xml"),
+                root / "serial.xml",
+                pytest_verdicts,
+            ),
+            (
+                f"pytest -n {SCALE_WORKERS} DIR",
+                pytest_argv(SCALE_WORKERS, specs, "workers.xml"),
+                root / "workers.xml",
+                pytest_verdicts,
+            ),
+        ]
+    else:
+        say(f"pytest rows skipped: {pytest_label}")
+
+    # Warm-up on two files (bytecode of apirun --jobs, pytest, xdist and the plugin), which
+    # also shows the plugin is loaded from its entry point.
+    spawner.run(apirun_argv(2, warm, "warm.json"), log)
+    if pytest is not None:
+        spawner.run(pytest_argv(2, warm, "warm.xml"), log)
+        if not pytest_verdicts(root / "warm.xml") == [
+            (f"scale file {n:02d}", "passed") for n in range(2)
+        ]:
+            raise BenchError(f"pytest did not run the specs: {log.read_text()[-2000:]}")
+    say(f"scale-out warm-up done; {len(runs)} commands x {args.scale_rounds} rounds follow")
+
+    series = {label: Series() for label, *_ in runs}
+    verdicts: dict[str, list] = {}
+    for round_number in range(args.scale_rounds):
+        order = runs if round_number % 2 == 0 else runs[::-1]
+        for label, argv, report_path, parse in order:
+            series[label].samples.append(spawner.run(argv, log))
+            found = parse(report_path)
+            if verdicts.setdefault(label, found) != found:
+                raise BenchError(f"{label}: the verdicts changed between rounds")
+        say(f"scale-out round {round_number + 1}/{args.scale_rounds} done")
+
+    out = [
+        "",
+        f"Scale-out: {SCALE_FILES} files x {SCALE_STEPS} GET steps (status, $.users[0].name), "
+        f"server answering after {SCALE_DELAY_MS} ms ({SCALE_JOBS} concurrent clients answered "
+        f"twice in {together * 1e3:.0f} ms); {args.scale_rounds} round(s), medians",
+        f"  {'command':<26}{'wall ms':>10}{'[min-max]':>14}{'CPU ms':>9}{'peak MB':>9}",
+    ]
+    for label, *_ in runs:
+        s = series[label]
+        out.append(f"  {label:<26}{s.wall:>10.0f}{s.spread:>14}{s.cpu:>9.0f}{s.memory_mb:>9.1f}")
+    ratios: dict[str, float] = {}
+    steps = SCALE_FILES * SCALE_STEPS
+    serial, jobs = verdicts["apirun DIR"], verdicts[f"apirun DIR --jobs {SCALE_JOBS}"]
+    passed = sum(1 for *_, outcome in serial if outcome == "passed")
+    same = "identical" if serial == jobs else "DIFFERENT"
+    ratios["jobs"] = series["apirun DIR"].wall / series[f"apirun DIR --jobs {SCALE_JOBS}"].wall
+    out.append(
+        f"  --jobs {SCALE_JOBS} / serial: {fmt_speedup(ratios['jobs'], TARGETS['jobs'])}; "
+        f"per-step verdicts {same} ({passed} of {steps} steps passed serially)"
+    )
+    waves = -(-SCALE_FILES // SCALE_JOBS)
+    floor_note = (
+        f"  (the sleeping floor: serial {steps * SCALE_DELAY_MS / 1000:.1f} s, --jobs "
+        f"{SCALE_JOBS} {waves * SCALE_STEPS * SCALE_DELAY_MS / 1000:.1f} s ({waves} files per "
+        f"worker): at most {SCALE_FILES / waves:.1f}x before start-up and CPU"
+    )
+    if pytest is not None:
+        serial_p = verdicts["pytest DIR"]
+        workers_p = verdicts[f"pytest -n {SCALE_WORKERS} DIR"]
+        files_passed = sum(1 for _, outcome in serial_p if outcome == "passed")
+        by_file: dict[str, bool] = {}
+        for file, _step, outcome in serial:
+            by_file[file] = by_file.get(file, True) and outcome == "passed"
+        apirun_files = sorted((f, "passed" if ok else "failed") for f, ok in by_file.items())
+        agree = serial_p == workers_p == apirun_files
+        ratios["pytest"] = series["pytest DIR"].wall / series[f"pytest -n {SCALE_WORKERS} DIR"].wall
+        out.append(
+            f"  pytest -n {SCALE_WORKERS} / serial pytest: "
+            f"{fmt_speedup(ratios['pytest'], TARGETS['pytest'])}; verdicts "
+            f"{'identical' if agree else 'DIFFERENT'} ({files_passed} of {SCALE_FILES} files "
+            "passed serially)"
+        )
+        pwaves = -(-SCALE_FILES // SCALE_WORKERS)
+        floor_note += (
+            f"; -n {SCALE_WORKERS} {pwaves * SCALE_STEPS * SCALE_DELAY_MS / 1000:.1f} s, at most "
+            f"{SCALE_FILES / pwaves:.1f}x"
+        )
+    else:
+        out.append(f"  pytest rows skipped: {pytest_label}")
+    out.append(floor_note + ")")
+    if same != "identical" or (pytest is not None and not agree):
+        raise BenchError("\n".join([*out, "the verdicts differ between serial and parallel runs"]))
+    noisiest = (
+        max(s.noise for s in series.values() if len(s.samples) > 1)
+        if args.scale_rounds > 1
+        else 1.0
+    )
+    if noisiest > NOISY:
+        out.append(f"  NOTE: wall times varied up to {noisiest:.1f}x between rounds: busy machine.")
+    return out, ratios
+
+
+def machine_lines(servers: Sequence[Server]) -> list[str]:
     lines = [
         f"machine: {platform.platform()}, {os.cpu_count()} CPUs, load average "
         + " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -863,9 +1380,17 @@ def machine_lines(server: Server) -> list[str]:
                 lines[0] += f", {line.split(':', 1)[1].strip()}"
                 break
     versions = [f"Python {platform.python_version()}"]
-    for module in ("requests", "urllib3", "jinja2", "jsonpath_ng", "yaml"):
+    for name in (
+        "requests",
+        "urllib3",
+        "Jinja2",
+        "jsonpath-ng",
+        "PyYAML",
+        "pytest",
+        "pytest-xdist",
+    ):
         with contextlib.suppress(Exception):
-            versions.append(f"{module} {__import__(module).__version__}")
+            versions.append(f"{name} {importlib.metadata.version(name)}")
     lines.append("versions: " + ", ".join(versions))
     commit = subprocess.run(
         ["git", "-C", str(REPO), "describe", "--always", "--dirty"],
@@ -874,7 +1399,8 @@ def machine_lines(server: Server) -> list[str]:
         check=False,
         timeout=10,
     ).stdout.strip()
-    lines.append(f"apirun checkout: {commit or 'unknown'}; server: {server.kind} at {server.url}")
+    lines.append(f"apirun checkout: {commit or 'unknown'}")
+    lines += [f"server: {server.kind} at {server.url}" for server in servers]
     return lines
 
 
@@ -914,7 +1440,47 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="also measure gabbi, Tavern and Step CI, installed into the temporary folder "
         "(needs pip's index, and npm for Step CI); see bench/README.md",
     )
+    parser.add_argument(
+        "--no-tls", action="store_true", help="leave out the TLS row (HTTPS, 200 requests)"
+    )
+    parser.add_argument(
+        "--no-scale",
+        action="store_true",
+        help="leave out the scale-out rows (--jobs 8 and pytest -n 4 on a 20 ms server)",
+    )
+    parser.add_argument(
+        "--only",
+        metavar="SECTION[,SECTION]",
+        help=f"run only these sections, of: {', '.join(SECTIONS)} (workload: the main table, "
+        "load and start-up)",
+    )
+    parser.add_argument(
+        "--scale-rounds",
+        type=int,
+        default=None,
+        help="rounds of the scale-out rows (default 3; --quick 1): each takes ~25 s, mostly "
+        "the serial runs waiting on the 20 ms server",
+    )
     args = parser.parse_args(argv)
+    if args.only is not None:
+        args.sections = [name.strip() for name in args.only.split(",") if name.strip()]
+        unknown = [name for name in args.sections if name not in SECTIONS]
+        if unknown or not args.sections:
+            parser.error(f"--only takes sections among {', '.join(SECTIONS)}")
+    else:
+        args.sections = list(SECTIONS)
+    if args.no_tls:
+        args.sections = [name for name in args.sections if name != "tls"]
+    if args.no_scale:
+        args.sections = [name for name in args.sections if name != "scale"]
+    if not args.sections:
+        parser.error("nothing left to run")
+    args.scale_rounds = (
+        args.scale_rounds if args.scale_rounds is not None else (1 if args.quick else 3)
+    )
+    if not 1 <= args.scale_rounds <= 20:
+        parser.error("--scale-rounds must be between 1 and 20")
+    args.tls_rounds = args.rounds if args.rounds is not None else (2 if args.quick else 7)
     args.rounds = args.rounds if args.rounds is not None else (3 if args.quick else 7)
     args.n = args.n if args.n is not None else (200 if args.quick else 500)
     if not 1 <= args.rounds <= 100:
@@ -947,16 +1513,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     def say(text: str) -> None:
         print(f"[{time.monotonic() - started:6.1f} s] {text}", file=sys.stderr, flush=True)
 
-    server: Server | None = None
     spawner: Spawner | None = None
-    with signals_as_exit(), tempfile.TemporaryDirectory(prefix="apirun-bench-") as temp:
+    with (
+        signals_as_exit(),
+        tempfile.TemporaryDirectory(prefix="apirun-bench-") as temp,
+        contextlib.ExitStack() as stack,  # every server started, stopped however we leave
+    ):
         try:
             folder = Path(temp)
-            server = start_server(args.server, folder, args.nginx_binary)
-            say(f"server: {server.kind} at {server.url}")
+            servers: list[Server] = []
             spawner = Spawner(child_env(folder))
-            results = bench(args, folder, server, spawner, say)
-            lines = machine_lines(server) + report(results, args, server)
+            lines: list[str] = []
+            if "workload" in args.sections:
+                server = start_server(args.server, folder, args.nginx_binary)
+                stack.callback(server.stop)
+                servers.append(server)
+                say(f"server: {server.kind} at {server.url}")
+                results = bench(args, folder, server, spawner, say)
+                lines += report(results, args, server)
+            if "tls" in args.sections:
+                more, _ratios = bench_tls(args, folder, spawner, say, stack)
+                lines += more
+            if "scale" in args.sections:
+                more, _ratios = bench_scale(args, folder, spawner, say, stack)
+                lines += more
+            lines = machine_lines(servers) + lines
             lines.append("")
             lines.append(
                 f"Peak memory is each child's ru_maxrss from wait4(), spawned by a "
@@ -971,13 +1552,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"bench/run.py: {exc}", file=sys.stderr)
             return 1
         except KeyboardInterrupt:
-            print("bench/run.py: interrupted; server stopped", file=sys.stderr)
+            print("bench/run.py: interrupted; servers stopped", file=sys.stderr)
             return 130
-        finally:
+        finally:  # the spawner (and a child it runs) first, then the stack stops the servers
             if spawner is not None:
                 spawner.stop()
-            if server is not None:
-                server.stop()
     say("done")
     return 0
 

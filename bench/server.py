@@ -10,10 +10,20 @@ Anything else is ``404`` (unknown path) or ``405`` (wrong method). Every answer 
 ``Content-Length``, connections stay open (HTTP/1.1 keep-alive, pipelining included) unless the
 client sends ``Connection: close``. Only the loopback interface is bound.
 
+Two options make it the server of the benchmark's other rows:
+
+- ``--delay MS``: every answer is sent MS milliseconds after its request arrived, as from a
+  server doing real work (the scale-out row: 20 ms). The wait is a timer on the event loop,
+  never a sleep, so requests on different connections are answered concurrently: 8 clients
+  asking at once all get their answers after MS, not after 8 × MS;
+- ``--tls-cert CERT --tls-key KEY``: HTTPS instead of HTTP (the TLS row), with that
+  certificate (PEM; bench/run.py makes a self-signed one for 127.0.0.1 in its temporary folder).
+
 Standalone::
 
     python bench/server.py                # ephemeral port; prints "READY http://127.0.0.1:PORT"
     python bench/server.py --port 5055
+    python bench/server.py --delay 20 --tls-cert cert.pem --tls-key key.pem   # READY https://...
 
 Imported::
 
@@ -32,6 +42,7 @@ import contextlib
 import json
 import os
 import signal
+import ssl
 import sys
 from collections.abc import Callable
 
@@ -108,13 +119,19 @@ def answer(method: bytes, path: bytes, headers: dict[bytes, bytes]) -> bytes:
 
 
 class _HTTPProtocol(asyncio.Protocol):
-    """One connection: parse as many requests as the buffer holds, answer each in order."""
+    """One connection: parse as many requests as the buffer holds, answer each in order.
 
-    __slots__ = ("transport", "buffer")
+    With a ``delay`` (seconds), the answers to what one read brought are sent that much later,
+    by a timer of the event loop: the other connections are served meanwhile. Timers of equal
+    delay fire in the order they were set, so a connection's answers keep their order."""
 
-    def __init__(self) -> None:
+    __slots__ = ("transport", "buffer", "delay", "closing")
+
+    def __init__(self, delay: float = 0.0) -> None:
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
+        self.delay = delay
+        self.closing = False  # a request asked to close: what follows it is not read
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -122,7 +139,17 @@ class _HTTPProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
 
+    def _send(self, payload: bytes, close: bool) -> None:
+        if self.transport is None:
+            return  # the client went away while its answer waited
+        if payload:
+            self.transport.write(payload)
+        if close:
+            self.transport.close()
+
     def data_received(self, data: bytes) -> None:
+        if self.closing:
+            return
         self.buffer += data
         out: list[bytes] = []
         close = False
@@ -175,24 +202,47 @@ class _HTTPProtocol(asyncio.Protocol):
             out.append(response)
             if close:
                 break
-        if out and self.transport is not None:
-            self.transport.write(b"".join(out) if len(out) > 1 else out[0])
-        if close and self.transport is not None:
+        if close:
             self.buffer.clear()
-            self.transport.close()
+            self.closing = True
+        if not out and not close:
+            return
+        payload = b"".join(out) if len(out) > 1 else (out[0] if out else b"")
+        if self.delay > 0:
+            asyncio.get_running_loop().call_later(self.delay, self._send, payload, close)
+        else:
+            self._send(payload, close)
+
+
+def tls_context(cert: str, key: str) -> ssl.SSLContext:
+    """The server's TLS context: the certificate and its key, TLS 1.2 or newer."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert, key)
+    return context
 
 
 async def serve(
-    host: str = HOST, port: int = 0, ready: Callable[[str], object] | None = None
+    host: str = HOST,
+    port: int = 0,
+    ready: Callable[[str], object] | None = None,
+    *,
+    delay: float = 0.0,
+    tls: ssl.SSLContext | None = None,
 ) -> None:
-    """Serve until cancelled. ``ready`` gets the base URL (``http://127.0.0.1:PORT``) once bound."""
+    """Serve until cancelled. ``ready`` gets the base URL (``http://127.0.0.1:PORT``, or
+    ``https://`` with ``tls``) once bound. ``delay``: seconds before each answer is sent."""
     if host not in ("127.0.0.1", "localhost"):
         raise ValueError("the benchmark server only binds the loopback interface")
+    if not 0 <= delay <= 10:
+        raise ValueError("the delay must be between 0 and 10 seconds")
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(_HTTPProtocol, host, port, reuse_address=True, backlog=128)
+    server = await loop.create_server(
+        lambda: _HTTPProtocol(delay), host, port, reuse_address=True, backlog=128, ssl=tls
+    )
     bound = server.sockets[0].getsockname()
     if ready is not None:
-        ready(f"http://{bound[0]}:{bound[1]}")
+        ready(f"{'https' if tls else 'http'}://{bound[0]}:{bound[1]}")
     async with server:
         await server.serve_forever()
 
@@ -205,7 +255,25 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="stop when standard input closes (bench/run.py: the server never outlives it)",
     )
+    parser.add_argument(
+        "--delay",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="send each answer MS milliseconds after its request (default 0; at most 10000)",
+    )
+    parser.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate")
+    parser.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
     args = parser.parse_args(argv)
+    if not 0 <= args.delay <= 10000:
+        parser.error("--delay must be between 0 and 10000 ms")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key go together")
+    try:
+        tls = tls_context(args.tls_cert, args.tls_key) if args.tls_cert else None
+    except (OSError, ssl.SSLError) as exc:
+        print(f"server.py: cannot use the TLS certificate: {exc}", file=sys.stderr)
+        return 1
 
     def ready(url: str) -> None:
         print(f"READY {url}", flush=True)
@@ -224,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
                     stop.set_result(None)
 
             loop.add_reader(stdin, on_stdin)
-        task = asyncio.create_task(serve(HOST, args.port, ready))
+        task = asyncio.create_task(serve(HOST, args.port, ready, delay=args.delay / 1000, tls=tls))
         await asyncio.wait([task, stop], return_when=asyncio.FIRST_COMPLETED)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
