@@ -17,14 +17,13 @@ Jinja tolerates it being undefined (``x | default(...)``, ``x is defined``) is o
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from . import templating
 from .errors import Diagnostic
 from .model import Include, Item, Spec, Step
-from .record import Record
+from .record import Record, record
 from .source import Source
 
 # Names in every scope; ``response`` exists after a file's first step, and in a step's own
@@ -36,7 +35,7 @@ _OPTIONAL_FILTERS = frozenset({"default", "d"})
 _OPTIONAL_TESTS = frozenset({"defined", "undefined"})
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
+@record
 class _Use(Record):
     """A template that needs some variables."""
 

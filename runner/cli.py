@@ -11,12 +11,11 @@ import math
 import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from . import __version__
-from .record import Record
+from .record import Record, record
 from .report import FILE_REPORTS
 
 if TYPE_CHECKING:
@@ -61,7 +60,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"apirun: error: {message} (see {self.prog} --help)\n")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record
 class Command(Record):
     """A subcommand: ``apirun NAME …``. Adding one is one entry in COMMANDS."""
 
@@ -405,7 +404,7 @@ def _prepare(options: argparse.Namespace, err: TextIO, seen: list[Path] | None =
         return None
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record
 class Pass(Record):
     """What one run (or check) left for the watch (runner/watch.py): its exit code and the
     files it read. Here, not in watch.py, so that a run without --watch never imports it.

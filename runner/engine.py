@@ -10,7 +10,7 @@ import os
 import time
 from collections.abc import Iterable, Mapping
 from contextlib import nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode
@@ -40,7 +40,7 @@ from .model import (
 from .operators import MISSING, NOT_FOUND, QUERIES, Mismatch, check_operand, evaluate
 from .operators.bodyschema import SCHEMA, BodySchema
 from .payloads import OCTET_STREAM, PayloadError, cloud_cert
-from .record import Record
+from .record import Record, record
 from .results import (
     FAILING,
     CaptureResult,
@@ -60,7 +60,7 @@ if TYPE_CHECKING:
     from .selection import Selection
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
+@record
 class RunOptions(Record):
     """How to run the specs: variables, timeout, selection, transport, fixtures, listeners."""
 

@@ -5,10 +5,9 @@ Failed expectations are data (see results.py); only problems that stop a step or
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .record import Record
+from .record import Record, record
 from .source import Source
 
 if TYPE_CHECKING:
@@ -19,7 +18,7 @@ class ApirunError(Exception):
     """Base of everything apirun raises on purpose."""
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
+@record
 class Diagnostic(Record):
     """One problem in a spec file, with where it is and what would fix it."""
 
@@ -29,7 +28,7 @@ class Diagnostic(Record):
     hint: str | None = None
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record
 class Partial(Record):
     """The part of a broken file the loader could still build: the static check runs on it
     so that every problem of the file is reported in one round."""

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .model import FixtureName
-from .record import MutableRecord, Record
+from .record import MutableRecord, Record, record
 from .source import Source
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
+@record
 class FixtureProblem(Record):
     """Why the fixtures could not start or stop; ``spec`` when the name is wrong."""
 

@@ -14,13 +14,13 @@ The pytest plugin, which collects one file at a time, uses the same pieces:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ApirunError, SpecError
 from .model import Spec
-from .record import Record
+from .record import Record, record
 
 if TYPE_CHECKING:
     from .engine import RunOptions
@@ -43,7 +43,7 @@ class SpecErrors(ApirunError):
         return sum(len(error.diagnostics) for error in self.errors)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record
 class RunInputs(Record):
     """The inputs of the ``apirun`` command, by the same names."""
 
@@ -58,7 +58,7 @@ class RunInputs(Record):
     app: str | None = None  # --app MODULE:NAME; None: the app: of apirun.yaml, if any
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record
 class Prepared(Record):
     """Specs loaded and checked, ready to run (``run_specs``) or to print (``--dry-run``)."""
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .record import MutableRecord, Record
+from .record import MutableRecord, Record, record
 
 if TYPE_CHECKING:
     from .model import ClientCert, Upload
@@ -54,7 +54,7 @@ class Headers:
         return dict(self._table())
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
+@record
 class Hop(Record):
     """One redirect on the way to the final response: its status, where it was, where it
     pointed, and what apirun left out of the next request (nothing on the same origin)."""
@@ -69,7 +69,7 @@ class BodyNotJSON(ValueError):
     """The response body was asked for as JSON and is not."""
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
+@record
 class SentRequest(Record):
     """The request as it went on the wire, after templating and defaults."""
 
@@ -152,7 +152,7 @@ def _huge_integer(exc: Exception) -> str | None:
     )
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
+@record
 class HttpRequest(Record):
     """A step's request after templating: everything the transport needs, nothing more."""
 

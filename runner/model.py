@@ -8,10 +8,10 @@ where there is. They are rendered only when a step runs.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
-from .record import Record
+from .record import Record, record
 from .source import Source
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ Templated: TypeAlias = (
 )
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
+@record
 class Query(Record):
     """What to read from a response: shared by captures and expectations."""
 
@@ -42,7 +42,7 @@ class Query(Record):
     argument: TemplatedText | None = None
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
+@record
 class Expectation(Record):
     """One check of a response: a query, an operator and the expected value (maybe templated)."""
 
@@ -52,7 +52,7 @@ class Expectation(Record):
     source: Source
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
+@record
 class Capture(Record):
     """Store a value from the response as a variable for later steps."""
 
@@ -62,7 +62,7 @@ class Capture(Record):
     secret: bool = False  # `secret: true`: masked everywhere, whatever its name
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
+@record
 class Upload(Record):
     """One part of a multipart body (``files:``): a file sent under a form field name."""
 
@@ -72,7 +72,7 @@ class Upload(Record):
     content_type: str | None = None
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
+@record
 class ClientCert(Record):
     """A TLS client certificate: one PEM with both, or a certificate and its key."""
 
@@ -80,7 +80,7 @@ class ClientCert(Record):
     key: str | None = None
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
+@record
 class Request(Record):
     """A step's request as written: method, URL, query, headers and body (maybe templated)."""
 
@@ -98,7 +98,7 @@ class Request(Record):
     follow_redirects: bool = True
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
+@record
 class Retry(Record):
     """Repeat a step's request until its expectations hold (or ``until`` is true)."""
 
@@ -109,7 +109,7 @@ class Retry(Record):
     source: Source | None = None
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
+@record
 class Step(Record):
     """One step of a spec: its request, what to check in the response and what to capture."""
 
@@ -136,7 +136,7 @@ class Step(Record):
     tags: tuple[str, ...] = ()  # for --tag selection (see selection.py)
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
+@record
 class Include(Record):
     """Steps of another file, run in place with the including file's variables."""
 
@@ -151,7 +151,7 @@ class Include(Record):
 Item = Step | Include
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
+@record
 class Variable(Record):
     """A variable the spec (or an include step) defines: ``vars: {NAME: VALUE}``."""
 
@@ -161,7 +161,7 @@ class Variable(Record):
     secret: bool = False  # `NAME: {secret: VALUE}`: masked everywhere, whatever its name
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
+@record
 class FixtureName(Record):
     """``fixtures: [MODULE:CLASS]``: a Python fixture started around the file (fixtures.py)."""
 
@@ -169,7 +169,7 @@ class FixtureName(Record):
     source: Source
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
+@record
 class Defaults(Record):
     """The file's ``defaults:``, for every step that does not say otherwise."""
 
@@ -183,7 +183,7 @@ class Defaults(Record):
     continue_on_failure: bool = False  # the loader gives it to each step without its own
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
+@record
 class Spec(Record):
     """One spec file, loaded: its steps (included ones in place), variables and defaults."""
 

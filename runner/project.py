@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import ApirunError
 from .model import FixtureName
-from .record import Record
+from .record import Record, record
 from .source import Source
 
 if TYPE_CHECKING:
@@ -25,7 +24,7 @@ PROJECT_FILE = "apirun.yaml"
 PROJECT_KEYS = ("setup", "app", "fixtures")
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
+@record
 class Project(Record):
     """What a project file says; empty when there is none."""
 

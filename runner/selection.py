@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from . import templating
 from .errors import ApirunError
 from .model import Spec, Step
-from .record import Record
+from .record import Record, record
 from .source import Source
 
 
@@ -25,7 +24,7 @@ class SelectionError(ApirunError):
     """--tag or --step selects nothing: a typo must not pass as an empty, green run."""
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
+@record
 class Selection(Record):
     """What the user asked for. Empty means everything runs."""
 

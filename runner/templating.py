@@ -19,11 +19,10 @@ import os
 import re
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from .errors import ResponseDataError, TemplateError, UndefinedVariableError
-from .record import Record
+from .record import Record, record
 from .source import Source
 
 Scope = Mapping[str, Any]
@@ -84,7 +83,7 @@ def _json_default(value: Any) -> Any:
 # -- the prepared forms -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
+@record
 class Expr(Record):
     """A string that is exactly one ``{{ expression }}``: renders to the value, typed."""
 
@@ -94,7 +93,7 @@ class Expr(Record):
     reference: tuple[str, ...] | None = None  # set when the expression is a plain name.path
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
+@record
 class Text(Record):
     """A string with template syntax in it: renders to a string."""
 
@@ -104,7 +103,7 @@ class Text(Record):
     parts: tuple[str | tuple[str, ...], ...] | None = None
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
+@record
 class DynDict(Record):
     """A mapping with at least one template inside, in a value or in a key (a key renders to
     text: ``{"{{ rp_uuid }}": {...}}``)."""
@@ -112,7 +111,7 @@ class DynDict(Record):
     items: tuple[tuple[Any, Any], ...]
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
+@record
 class DynList(Record):
     """A list with at least one template inside."""
 

@@ -12,12 +12,11 @@ fake, another HTTP library. The engine does not change.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from .messages import HttpRequest, Response, SentRequest
 from .model import DEFAULT_MAX_BODY_MB
-from .record import Record
+from .record import Record, record
 
 if TYPE_CHECKING:
     from .model import ClientCert
@@ -35,7 +34,7 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
+@record
 class TransportSettings(Record):
     """What a file's transport is made with, rendered: the spec's defaults and base_url."""
 

@@ -14,13 +14,13 @@ as draft 2020-12 says, and is not checked.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import field
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from ..files import read_bounded
-from ..record import Record
+from ..record import Record, record
 
 SCHEMA = "schema"  # the expect key, and the operator name in results and reports
 DEFAULT_DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -37,7 +37,7 @@ class SchemaProblem(ValueError):
         self.path = path
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
+@record
 class BodySchema(Record):
     """A checked, compiled schema; ``label`` names it in reports (its path, or "inline")."""
 

@@ -11,11 +11,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final
 
-from ..record import Record
+from ..record import Record, record
 
 if TYPE_CHECKING:
     from regex import Match, Pattern
@@ -54,7 +53,7 @@ def _any_operand(_: Any) -> str | None:
     return None
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
+@record
 class Predicate(Record):
     """One operator of ``expect``: everything the loader, engine, schema and reports need."""
 

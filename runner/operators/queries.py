@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 from ..messages import BodyNotJSON, Response
-from ..record import Record
+from ..record import Record, record
 from .jsonpath import JSONPathError, compile_jsonpath
 from .predicates import EQUALS, _regex, regex_search
 from .values import MISSING, Mismatch
@@ -26,7 +25,7 @@ def _no_argument(_: Any) -> str | None:
     return None
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
+@record
 class QueryKind(Record):
     """One kind of query: its capture key, its expect key, how to read it, how to word it."""
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Final
 
-from ..record import Record
+from ..record import Record, record
 
 JSON_TYPES: Final = ("string", "number", "integer", "boolean", "array", "object", "null")
 
@@ -25,7 +24,7 @@ class _Missing:
 MISSING: Final[Any] = _Missing()
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
+@record
 class Mismatch(Record):
     """The check could not be made (wrong type, body not JSON): a failed expectation, with why.
     Predicates and queries return it; they never raise."""

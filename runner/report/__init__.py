@@ -9,17 +9,16 @@ format is adding its module and one entry here.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from importlib import import_module
 from typing import TYPE_CHECKING
 
-from ..record import Record
+from ..record import Record, record
 
 if TYPE_CHECKING:
     from ..results import RunResult
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
+@record
 class FileReport(Record):
     """A report written to a file after the run: ``--FLAG FILE``."""
 
