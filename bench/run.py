@@ -1,23 +1,28 @@
 """apirun's benchmark: apirun against a hand-written ``requests.Session`` loop, same workload.
 
-    python bench/run.py                 # full run (40-60 s on a 2-core machine)
-    python bench/run.py --quick         # smoke test, well under 30 s
+    python bench/run.py                 # everything (~4 min on a 2-core machine)
+    python bench/run.py --quick         # smoke test (~1.5 min)
+    python bench/run.py --only workload --rounds 11 --n 1000
     python bench/run.py --peers         # also gabbi, Tavern, Step CI (bench/peers.py; minutes)
-    python bench/run.py --rounds 11 --n 1000
 
 The workload (issue 7): one ``POST /v3/auth/tokens`` capturing the ``X-Subject-Token`` header,
 then N ``GET /v3/users`` sending it as ``X-Auth-Token``, each checking status 200 and the JSONPath
 value ``$.users[0].name == admin``. Both tools run it as subprocesses (the real ``apirun``
-command, and a generated ``requests.Session`` script with the same checks and the same 30 s
-timeout), alternating over several rounds; the medians are printed, with the ratios
-apirun / hand-written and their targets:
+command, and the raw loop: HAND_LOOP below, the minimal ``requests.Session`` script with the
+same checks and the same 30 s timeout), alternating over several rounds; the medians are
+printed, with the ratios apirun / raw loop and issue 16's targets (TARGETS):
 
-    per-request cost  (W(N) - W(1)) / (N - 1)            target <= 1.2  (< 1.0 is the goal)
-    W(1) wall time    start-up + 2 requests             target <= 1.5
-    peak memory       max RSS of the process at N        target <= 1.5
-    spec load+check   5,000 steps / 500 steps            target <= 10   (linear growth)
+    per-request cost  (W(N) - W(1)) / (N - 1), N written out     target <= 0.75
+                      ... N as one looping step                   target <= 0.65
+    W(1) wall time    start-up + 2 requests                       target <= 1.2
+    peak memory       max RSS of the process at N                 target <= 1.3
+    spec load+check   5,000 steps / 500 steps                     target <= 10
+    TLS               W(200) over HTTPS, verify false / CA bundle  target <= 1.1
+    scale-out         50 files x 10 steps, 20 ms server: --jobs 8 target >= 6x faster,
+                      pytest -n 4                                 target >= 2.5x faster
 
 and, for information, ``apirun --version`` against ``python -c "import requests"``.
+``--only workload,tls,scale`` picks sections. bench/README.md says exactly what each measures.
 
 Peak memory is each child's own ``ru_maxrss``, from ``os.wait4()`` on its pid. Linux carries
 the spawning process's high-water mark into a child across fork and exec, so the children are
