@@ -209,135 +209,230 @@ _NOT_JSON = {
 
 
 class _Builder:
-    """Nodes (parsed and resolved by libyaml where available) → Python data with positions.
+    """libyaml's parse events → Python data with positions, without a node tree.
 
-    A direct walk: PyYAML's generic constructor costs about as much as parsing itself.
-    Aliases give the same object again, and count what they repeat against MAX_ALIAS_NODES
-    (every later walk of the data, templating included, goes through each copy); anything
-    but plain mappings, lists and scalars goes through PyYAML's safe constructor.
+    PyYAML's composer would first build a node for every value (a 5,000-step spec makes
+    ~100,000 of them, each tracked by the garbage collector, which then walks them all again
+    and again); its generic constructor would then cost about as much as parsing. This walks
+    the events once. Scalars are resolved by the loader's own resolver (the core schema's or
+    YAML 1.1's); aliases give the same object again, and count what they repeat against
+    MAX_ALIAS_NODES (every later walk of the data, templating included, goes through each
+    copy). Merge keys (``<<: *base``) merge as PyYAML does: the mapping's own keys win, then
+    the first of the merged mappings.
     """
 
-    def __init__(self, scalars: dict[str, Any] = _SCALARS_12) -> None:
-        self.done: dict[int, Any] = {}
-        self.sizes: dict[int, int] = {}  # values in each built mapping or list, aliases expanded
-        self.seen: set[int] = set()  # scalar nodes already built once (a second time: an alias)
+    def __init__(self, loader: Any, scalars: dict[str, Any] = _SCALARS_12) -> None:
+        self.loader = loader
+        self.anchors: dict[str, tuple[Any, int]] = {}  # anchor → (value, values it holds)
+        self.anchor_lines: dict[str, int] = {}
+        self.open: set[str] = set()  # anchors of the collections being built
         self.repeated = 0  # values the aliases added so far
-        self.active: set[int] = set()
-        self.parents: list[yaml.Node] = []
+        self.depth = 0
         self.constructors = scalars
         self.json_only = scalars is _SCALARS_12
-        self.scalars = SafeConstructor()
+        self.scalars = SafeConstructor()  # YAML 1.1's constructors are its methods
 
-    def build(self, node: yaml.Node) -> Any:
-        tag = node.tag
-        if isinstance(node, yaml.ScalarNode):  # immutable: no need to share aliased ones
-            if id(node) in self.seen:
-                self._repeat(1 + len(node.value) // 1024)
-            else:
-                self.seen.add(id(node))
-            if tag == _STR:
-                return node.value
-            if tag in self.constructors:
-                return self.constructors[tag](self.scalars, node)
-        known = self.done.get(id(node))
-        if known is not None:
-            self._repeat(self.sizes.get(id(node), 1))
-            return known
-        value: Any
-        if tag == _MAP and isinstance(node, yaml.MappingNode):
-            value = self.mapping(node)
-        elif tag == _SEQ and isinstance(node, yaml.SequenceNode):
-            value = self.sequence(node)
-        elif self.json_only and tag in _NOT_JSON:
-            name = "!!" + tag.rsplit(":", 1)[-1]
-            raise ConstructorError(
-                None,
-                None,
-                f"the tag {name} gives no JSON value: {_NOT_JSON[tag]}",
-                node.start_mark,
+    def document(self) -> Any:
+        """The stream's one document (None when empty); another document is an error."""
+        loader = self.loader
+        loader.get_event()  # stream start
+        value = None
+        start = None
+        if not loader.check_event(yaml.StreamEndEvent):
+            start = loader.get_event()  # document start
+            value = self.build()[0]
+            loader.get_event()  # document end
+        if not loader.check_event(yaml.StreamEndEvent):
+            event = loader.get_event()
+            raise yaml.composer.ComposerError(
+                "expected a single document in the stream",
+                start.start_mark if start is not None else None,
+                "but found another document",
+                event.start_mark,
             )
-        else:  # !!binary, !!set, !!omap, …; unknown tags raise ConstructorError
-            value = SafeConstructor().construct_document(node)
-        self.done[id(node)] = value
+        loader.get_event()  # stream end
         return value
 
-    def _repeat(self, values: int) -> None:
-        self.repeated += values
+    def build(self) -> tuple[Any, int]:
+        """The value whose events come next, and how many values it holds (aliases expanded;
+        a long string counts once per KiB where an alias repeats it)."""
+        event = self.loader.get_event()
+        kind = type(event)
+        if kind is yaml.AliasEvent:
+            return self.alias(event)
+        if kind is yaml.ScalarEvent:
+            value, size, repeats = self.scalar(event), 1, 1 + len(event.value) // 1024
+        else:  # a collection: the parser gives nothing else where a value starts
+            mapping = kind is yaml.MappingStartEvent
+            value, size = self.collection(event, _MAP if mapping else _SEQ)
+            repeats = size
+        anchor = event.anchor
+        if anchor is not None:
+            if anchor in self.anchors:
+                line = self.anchor_lines[anchor]
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"the anchor &{anchor} is defined twice (first at line {line})",
+                    event.start_mark,
+                )
+            self.anchors[anchor] = (value, repeats)
+            self.anchor_lines[anchor] = event.start_mark.line + 1
+        return value, size
+
+    def scalar(self, event: Any) -> Any:
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = self.loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+        if tag == _STR:
+            return event.value
+        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+        constructor = self.constructors.get(tag)
+        if constructor is not None:
+            return constructor(self.scalars, node)
+        if self.json_only:
+            raise self._no_json_value(tag, event.start_mark)
+        return self.scalars.construct_object(node)  # YAML 1.1: !!binary, !!timestamp…
+
+    @staticmethod
+    def _no_json_value(tag: str, mark: Any) -> ConstructorError:
+        if tag in _NOT_JSON:
+            name = "!!" + tag.rsplit(":", 1)[-1]
+            problem = f"the tag {name} gives no JSON value: {_NOT_JSON[tag]}"
+        else:
+            problem = f"could not determine a constructor for the tag {tag!r}"
+        return ConstructorError(None, None, problem, mark)
+
+    def alias(self, event: Any) -> tuple[Any, int]:
+        anchor = event.anchor
+        if anchor in self.open:
+            raise ConstructorError(None, None, "an alias refers to itself", event.start_mark)
+        if anchor not in self.anchors:
+            raise yaml.composer.ComposerError(
+                None, None, f"found undefined alias {anchor!r}", event.start_mark
+            )
+        value, size = self.anchors[anchor]
+        self.repeated += size
         if self.repeated > MAX_ALIAS_NODES:
-            mark = self.parents[-1].start_mark if self.parents else None
             raise ConstructorError(
                 None,
                 None,
                 f"aliases (*name) here repeat more than {MAX_ALIAS_NODES:,} values in all "
                 "(a YAML alias bomb?): write the values out, or share less",
-                mark,
+                event.start_mark,
             )
+        return value, size
 
-    def _size(self, node: yaml.Node) -> int:
-        return 1 if isinstance(node, yaml.ScalarNode) else self.sizes.get(id(node), 1)
-
-    def _enter(self, node: yaml.Node) -> None:
-        if id(node) in self.active:
-            raise ConstructorError(None, None, "an alias refers to itself", node.start_mark)
-        if len(self.active) >= MAX_DEPTH:  # deeper would exhaust Python's stack, here or later
+    def collection(self, event: Any, expected: str) -> tuple[Any, int]:
+        """A mapping or a list. Other tags on them (YAML 1.1's !!set, !!omap, !!pairs too)
+        are refused: they give no JSON value."""
+        tag = event.tag
+        if tag is not None and tag != "!" and tag != expected:
+            if tag in (_MAP, _SEQ):
+                wrote = "a mapping" if expected == _MAP else "a list"
+                raise ConstructorError(
+                    None, None, f"the tag !!{tag[-3:]} does not fit {wrote}", event.start_mark
+                )
+            raise self._no_json_value(tag, event.start_mark)
+        if self.depth >= MAX_DEPTH:  # deeper would exhaust Python's stack, here or later
             raise ConstructorError(
-                None, None, f"nested more than {MAX_DEPTH} levels deep", node.start_mark
+                None, None, f"nested more than {MAX_DEPTH} levels deep", event.start_mark
             )
-        self.active.add(id(node))
-        self.parents.append(node)
+        anchor = event.anchor
+        if anchor is not None:
+            self.open.add(anchor)
+        self.depth += 1
+        try:
+            return self.mapping(event) if expected == _MAP else self.sequence(event)
+        finally:
+            self.depth -= 1
+            if anchor is not None:
+                self.open.discard(anchor)
 
-    def _leave(self, node: yaml.Node, size: int) -> None:
-        self.active.discard(id(node))
-        self.parents.pop()
-        self.sizes[id(node)] = size
-
-    def mapping(self, node: yaml.MappingNode) -> LocDict:
-        self._enter(node)
+    def mapping(self, start: Any) -> tuple[LocDict, int]:
+        loader = self.loader
         data = LocDict()
-        data.position = _position(node)
-        if any(key.tag == _MERGE_TAG for key, _ in node.value):
-            own_keys = {id(key) for key, _ in node.value if key.tag != _MERGE_TAG}
-            SafeConstructor().flatten_mapping(node)
-        else:
-            own_keys = None
-        own_seen: dict[Any, Position] = {}
+        data.position = (start.start_mark.line + 1, start.start_mark.column + 1)
+        key_marks, value_marks = data._key_marks, data._value_marks
+        merged: list[LocDict] = []
         size = 1
-        for key_node, value_node in node.value:
-            key = self.build(key_node)
+        while not loader.check_event(yaml.MappingEndEvent):
+            key_event = loader.peek_event()
+            key_mark = key_event.start_mark
+            if type(key_event) is yaml.ScalarEvent and self._merges(key_event):
+                loader.get_event()
+                value_mark = loader.peek_event().start_mark
+                value, value_size = self.build()
+                merged += self._to_merge(value, value_mark)
+                size += 1 + value_size
+                continue
+            key, key_size = self.build()
             try:
                 hash(key)
             except TypeError:
                 raise ConstructorError(
-                    None, None, "a mapping key must be a plain value", key_node.start_mark
+                    None, None, "a mapping key must be a plain value", key_mark
                 ) from None
-            if own_keys is None or id(key_node) in own_keys:
-                if key in own_seen:
-                    line = own_seen[key][0]
-                    raise ConstructorError(
-                        None,
-                        None,
-                        f"duplicate key {key!r} (first at line {line})",
-                        key_node.start_mark,
-                    )
-                own_seen[key] = _position(key_node)
-            data[key] = self.build(value_node)
-            data._key_marks[key] = key_node.start_mark
-            data._value_marks[key] = value_node.start_mark
-            size += self._size(key_node) + self._size(value_node)
-        self._leave(node, size)
+            if key in key_marks:
+                line = key_marks[key].line + 1
+                raise ConstructorError(
+                    None, None, f"duplicate key {key!r} (first at line {line})", key_mark
+                )
+            value_marks[key] = loader.peek_event().start_mark
+            data[key], value_size = self.build()
+            key_marks[key] = key_mark
+            size += key_size + value_size
+        loader.get_event()  # mapping end
+        if merged:
+            data = self._merged(data, merged)
+        return data, size
+
+    def _merges(self, event: Any) -> bool:
+        """A ``<<`` key: PyYAML's merge key (YAML 1.1's, which the core schema keeps)."""
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = self.loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+        return tag == _MERGE_TAG
+
+    def _to_merge(self, value: Any, mark: Any) -> list[LocDict]:
+        if isinstance(value, LocDict):
+            return [value]
+        if isinstance(value, LocList) and all(isinstance(item, LocDict) for item in value):
+            return list(value)
+        found = "a list" if isinstance(value, list) else "a scalar"
+        raise ConstructorError(
+            None,
+            None,
+            f"expected a mapping or list of mappings for merging, but found {found}",
+            mark,
+        )
+
+    @staticmethod
+    def _merged(own: LocDict, merged: list[LocDict]) -> LocDict:
+        """PyYAML's order: the merged mappings' keys first (the first mapping winning), then
+        the mapping's own, which win over them all."""
+        data = LocDict()
+        data.position = own.position
+        for source in (*reversed(merged), own):
+            for key, value in source.items():
+                data[key] = value
+                data._key_marks[key] = source._key_marks.get(key)
+                data._value_marks[key] = source._value_marks.get(key)
         return data
 
-    def sequence(self, node: yaml.SequenceNode) -> LocList:
-        self._enter(node)
+    def sequence(self, start: Any) -> tuple[LocList, int]:
+        loader = self.loader
         data = LocList()
-        data.position = _position(node)
+        data.position = (start.start_mark.line + 1, start.start_mark.column + 1)
+        marks = data._item_marks
         size = 1
-        for item in node.value:
-            data.append(self.build(item))
-            data._item_marks.append(item.start_mark)
-            size += self._size(item)
-        self._leave(node, size)
-        return data
+        while not loader.check_event(yaml.SequenceEndEvent):
+            marks.append(loader.peek_event().start_mark)
+            value, value_size = self.build()
+            data.append(value)
+            size += value_size
+        loader.get_event()  # sequence end
+        return data, size
 
 
 def plain(value: Any) -> Any:
@@ -392,9 +487,7 @@ def parse_yaml(text: str, version: tuple[int, int] = (1, 2)) -> Any:
     yaml11 = version == (1, 1)
     loader = (_Loader11 if yaml11 else _Loader)(text)
     try:
-        node = loader.get_single_node()
-        builder = _Builder(_SCALARS_11 if yaml11 else _SCALARS_12)
-        return None if node is None else builder.build(node)
+        return _Builder(loader, _SCALARS_11 if yaml11 else _SCALARS_12).document()
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(exc, text) from None
     except yaml.YAMLError as exc:
