@@ -223,7 +223,8 @@ class _Builder:
 
     def __init__(self, loader: Any, scalars: dict[str, Any] = _SCALARS_12) -> None:
         self.loader = loader
-        self.anchors: dict[str, tuple[Any, int]] = {}  # anchor → (value, values it holds)
+        # anchor → (value, values it holds, where it stands: an alias's value is shown there)
+        self.anchors: dict[str, tuple[Any, int, Any]] = {}
         self.anchor_lines: dict[str, int] = {}
         self.open: set[str] = set()  # anchors of the collections being built
         self.repeated = 0  # values the aliases added so far
@@ -253,9 +254,9 @@ class _Builder:
         loader.get_event()  # stream end
         return value
 
-    def build(self) -> tuple[Any, int]:
-        """The value whose events come next, and how many values it holds (aliases expanded;
-        a long string counts once per KiB where an alias repeats it)."""
+    def build(self) -> tuple[Any, int, Any]:
+        """The value whose events come next, how many values it holds (aliases expanded; a
+        long string counts once per KiB where an alias repeats it), and its start mark."""
         event = self.loader.get_event()
         kind = type(event)
         if kind is yaml.AliasEvent:
@@ -276,9 +277,9 @@ class _Builder:
                     f"the anchor &{anchor} is defined twice (first at line {line})",
                     event.start_mark,
                 )
-            self.anchors[anchor] = (value, repeats)
+            self.anchors[anchor] = (value, repeats, event.start_mark)
             self.anchor_lines[anchor] = event.start_mark.line + 1
-        return value, size
+        return value, size, event.start_mark
 
     def scalar(self, event: Any) -> Any:
         tag = event.tag
@@ -290,20 +291,23 @@ class _Builder:
         constructor = self.constructors.get(tag)
         if constructor is not None:
             return constructor(self.scalars, node)
-        if self.json_only:
-            raise self._no_json_value(tag, event.start_mark)
+        if self.json_only or tag in (_MAP, _SEQ):
+            raise self._no_json_value(tag, event.start_mark, "a plain value")
         return self.scalars.construct_object(node)  # YAML 1.1: !!binary, !!timestamp…
 
     @staticmethod
-    def _no_json_value(tag: str, mark: Any) -> ConstructorError:
-        if tag in _NOT_JSON:
+    def _no_json_value(tag: str, mark: Any, wrote: str) -> ConstructorError:
+        """The error for a tag that gives no JSON value here (``wrote``: what it is on)."""
+        if tag in (_MAP, _SEQ):
+            problem = f"the tag !!{tag[-3:]} does not fit {wrote}"
+        elif tag in _NOT_JSON:
             name = "!!" + tag.rsplit(":", 1)[-1]
             problem = f"the tag {name} gives no JSON value: {_NOT_JSON[tag]}"
         else:
             problem = f"could not determine a constructor for the tag {tag!r}"
         return ConstructorError(None, None, problem, mark)
 
-    def alias(self, event: Any) -> tuple[Any, int]:
+    def alias(self, event: Any) -> tuple[Any, int, Any]:
         anchor = event.anchor
         if anchor in self.open:
             raise ConstructorError(None, None, "an alias refers to itself", event.start_mark)
@@ -311,7 +315,7 @@ class _Builder:
             raise yaml.composer.ComposerError(
                 None, None, f"found undefined alias {anchor!r}", event.start_mark
             )
-        value, size = self.anchors[anchor]
+        value, size, mark = self.anchors[anchor]
         self.repeated += size
         if self.repeated > MAX_ALIAS_NODES:
             raise ConstructorError(
@@ -321,19 +325,15 @@ class _Builder:
                 "(a YAML alias bomb?): write the values out, or share less",
                 event.start_mark,
             )
-        return value, size
+        return value, size, mark
 
     def collection(self, event: Any, expected: str) -> tuple[Any, int]:
         """A mapping or a list. Other tags on them (YAML 1.1's !!set, !!omap, !!pairs too)
         are refused: they give no JSON value."""
         tag = event.tag
         if tag is not None and tag != "!" and tag != expected:
-            if tag in (_MAP, _SEQ):
-                wrote = "a mapping" if expected == _MAP else "a list"
-                raise ConstructorError(
-                    None, None, f"the tag !!{tag[-3:]} does not fit {wrote}", event.start_mark
-                )
-            raise self._no_json_value(tag, event.start_mark)
+            wrote = "a mapping" if expected == _MAP else "a list"
+            raise self._no_json_value(tag, event.start_mark, wrote)
         if self.depth >= MAX_DEPTH:  # deeper would exhaust Python's stack, here or later
             raise ConstructorError(
                 None, None, f"nested more than {MAX_DEPTH} levels deep", event.start_mark
@@ -358,15 +358,13 @@ class _Builder:
         size = 1
         while not loader.check_event(yaml.MappingEndEvent):
             key_event = loader.peek_event()
-            key_mark = key_event.start_mark
             if type(key_event) is yaml.ScalarEvent and self._merges(key_event):
                 loader.get_event()
-                value_mark = loader.peek_event().start_mark
-                value, value_size = self.build()
+                value, value_size, value_mark = self.build()
                 merged += self._to_merge(value, value_mark)
                 size += 1 + value_size
                 continue
-            key, key_size = self.build()
+            key, key_size, key_mark = self.build()
             try:
                 hash(key)
             except TypeError:
@@ -378,8 +376,8 @@ class _Builder:
                 raise ConstructorError(
                     None, None, f"duplicate key {key!r} (first at line {line})", key_mark
                 )
-            value_marks[key] = loader.peek_event().start_mark
-            data[key], value_size = self.build()
+            value, value_size, value_marks[key] = self.build()
+            data[key] = value
             key_marks[key] = key_mark
             size += key_size + value_size
         loader.get_event()  # mapping end
@@ -427,9 +425,9 @@ class _Builder:
         marks = data._item_marks
         size = 1
         while not loader.check_event(yaml.SequenceEndEvent):
-            marks.append(loader.peek_event().start_mark)
-            value, value_size = self.build()
+            value, value_size, mark = self.build()
             data.append(value)
+            marks.append(mark)
             size += value_size
         loader.get_event()  # sequence end
         return data, size
