@@ -24,7 +24,10 @@ FORMAT = 1
 
 def json_report(run: RunResult, secrets: Iterable[str] = ()) -> dict[str, Any]:
     hidden = set(secrets)
-    files = [_file(file, hidden | file.secrets) for file in run.files]
+    return _document(run, [_file(file, hidden | file.secrets) for file in run.files])
+
+
+def _document(run: RunResult, files: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "apirun": __version__,
@@ -47,8 +50,50 @@ def json_report(run: RunResult, secrets: Iterable[str] = ()) -> dict[str, Any]:
     }
 
 
-def json_report_bytes(run: RunResult, secrets: Iterable[str] = ()) -> bytes:
-    text = json.dumps(json_report(run, secrets), indent=2, ensure_ascii=False, default=repr)
+def json_report_bytes(
+    run: RunResult, secrets: Iterable[str] = (), parts: FileParts | None = None
+) -> bytes:
+    """The report's bytes. ``parts``: the files already rendered as they finished (the
+    command's main thread waits anyway while ``--jobs`` run them); the bytes are the same
+    as without."""
+    hidden = set(secrets)
+    if parts is None or parts.secrets != hidden:
+        return _encoded(_dumps(json_report(run, hidden)))
+    text = _dumps(_document(run, []))
+    if run.files:
+        files = [parts.get(file) or file_part(file, hidden) for file in run.files]
+        empty = '\n  "files": [],\n'  # the top level's (summary's "files" is deeper)
+        assert text.count(empty) == 1
+        text = text.replace(empty, '\n  "files": [\n    ' + ",\n    ".join(files) + "\n  ],\n")
+    return _encoded(text)
+
+
+def file_part(file: FileResult, secrets: set[str]) -> str:
+    """One file's entry, as it stands in the report's text: at the second level of indent
+    (JSON strings hold no raw newline, so every newline is the layout's)."""
+    return _dumps(_file(file, secrets | file.secrets)).replace("\n", "\n    ")
+
+
+class FileParts:
+    """Files of a run rendered (``file_part``) as each finishes, for ``json_report_bytes``."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self.secrets = set(secrets)
+        self._parts: dict[int, tuple[FileResult, str]] = {}
+
+    def add(self, file: FileResult) -> None:
+        self._parts[id(file)] = (file, file_part(file, self.secrets))
+
+    def get(self, file: FileResult) -> str | None:
+        found = self._parts.get(id(file))
+        return found[1] if found is not None and found[0] is file else None
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, default=repr)
+
+
+def _encoded(text: str) -> bytes:
     return (text + "\n").encode("utf-8")
 
 
