@@ -10,11 +10,11 @@ values. ``format`` is bumped if a key changes meaning; keys may be added.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from .. import __version__
-from ..masking import MASK, MIN_MASKED_LENGTH, mask
+from ..masking import MASK, MIN_MASKED_LENGTH, masker
 from ..operators import MISSING
 from ..results import ExpectationResult, FileResult, Outcome, RunResult, StepError, StepResult
 from .console import describe_failure
@@ -107,7 +107,8 @@ def _file(file: FileResult, secrets: set[str]) -> dict[str, Any]:
         "skip_reason": file.skip_reason,
         "steps": [_step(step) for step in file.steps],
     }
-    return _masked(data, tuple(secrets), file.own_text)
+    hidden = tuple(secrets)
+    return _masked(data, hidden, masker(hidden, file.own_text))
 
 
 def _step(step: StepResult) -> dict[str, Any]:
@@ -152,17 +153,18 @@ def _error(error: StepError | None) -> dict[str, Any] | None:
     return {"kind": error.kind.value, "message": error.message, "line": error.source.line}
 
 
-def _masked(value: Any, secrets: tuple[str, ...], own: tuple[str, ...]) -> Any:
-    """Secrets hidden in every string, key and number of a JSON value (the spec's own
-    words, ``own``, left as written)."""
+def _masked(value: Any, secrets: tuple[str, ...], masked: Callable[[str], str]) -> Any:
+    """Secrets hidden in every string, key and number of a JSON value (``masked``: the
+    masking of a string, the spec's own words left as written)."""
     if isinstance(value, str):
-        return mask(value, secrets, own)
+        return masked(value)
     if isinstance(value, dict):
         return {
-            _masked(key, secrets, own): _masked(item, secrets, own) for key, item in value.items()
+            _masked(key, secrets, masked): _masked(item, secrets, masked)
+            for key, item in value.items()
         }
     if isinstance(value, list | tuple):
-        return [_masked(item, secrets, own) for item in value]
+        return [_masked(item, secrets, masked) for item in value]
     if isinstance(value, int | float) and not isinstance(value, bool):
         text = str(value)
         if len(text) >= MIN_MASKED_LENGTH and text in secrets:
