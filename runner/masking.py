@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -181,6 +181,29 @@ def mask(text: str, secrets: Iterable[str], keep: Iterable[str] = ()) -> str:
             text = pattern.sub(MASK, text)
     if TRUNCATION in text and prefixes:
         text = _mask_cut(text, prefixes)
+    return text
+
+
+def masker(secrets: Iterable[str], keep: Iterable[str] = ()) -> Callable[[str], str]:
+    """``mask`` with these secrets and kept words, for many texts (a report's every
+    string): what does not depend on the text is worked out once, and a text that holds no
+    form of a secret (most) comes back at once."""
+    wanted = frozenset(s for s in secrets if len(s) >= MIN_MASKED_LENGTH)
+    if not wanted:
+        return _unchanged
+    forms, prefixes = _prepared(wanted)
+    written = tuple(form for form, _ in forms)
+    kept = tuple(keep)
+
+    def masked(text: str) -> str:
+        if text and (any(form in text for form in written) or (prefixes and TRUNCATION in text)):
+            return mask(text, wanted, kept)
+        return text
+
+    return masked
+
+
+def _unchanged(text: str) -> str:
     return text
 
 

@@ -245,3 +245,27 @@ def test_session_cookies_and_secret_named_variables_and_lists_are_hidden(srv, tm
         assert value not in text, value
     assert "Cookie5essionValue" not in text
     assert "leak them" in text
+
+
+def test_a_masker_masks_as_mask_does():
+    """``masker`` (a report's many strings, one set of secrets) gives what ``mask`` gives."""
+    from runner.masking import mask, masker
+
+    secret, short = "s3cr3t-t0ken-value", "abc"
+    texts = [
+        "",
+        "nothing here",
+        f"token {secret} in the middle",
+        f"url?t={quote(secret)}&x={quote_plus(secret)}",
+        json.dumps({"t": secret}),
+        base64.b64encode(f"user:{secret}".encode()).decode(),
+        f"cut {secret[:10]}…",
+        "a cut ordinary value…",
+        f"{short} alone, and inside {short}def",
+        f"the spec's own name_{secret} kept, {secret} not",
+    ]
+    for secrets in ([secret], [secret, short], ["ab"], []):
+        for keep in ((), (f"name_{secret}",)):
+            fast = masker(secrets, keep)
+            for text in texts:
+                assert fast(text) == mask(text, secrets, keep), (secrets, keep, text)

@@ -393,3 +393,41 @@ def test_a_step_failing_only_on_a_capture_is_a_capture_failure(srv, capsys, tmp_
         "capture",
         "capture x: JSONPath $.nope matched nothing",
     )
+
+
+@pytest.mark.parametrize("jobs", ["1", "3"])
+def test_the_json_report_rendered_as_files_finish_is_the_one_rendered_at_once(srv, tmp_path, jobs):
+    """The command renders each file's part of --report-json as the file finishes (with
+    --jobs, while the others run); the bytes are those of the report rendered whole."""
+    from runner.inputs import load_checked
+    from runner.report.json_report import FileParts, json_report_bytes
+    from runner.schedule import run_specs
+
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    mixed = mixed_spec(srv, folder)
+    paths = [mixed, refused_spec(folder)]
+    for n in range(3):
+        paths.append(folder / f"copy{n}.yaml")
+        paths[-1].write_text(mixed.read_text().replace("name: Mixed", f"name: Copy {n}"))
+    specs = [load_checked(str(path), {}) for path in paths]
+    secrets = {"000000", "not in any file"}
+    parts, half = FileParts(secrets), FileParts(secrets)
+    seen: list = []
+
+    def finished(index, file):
+        parts.add(file)
+        if index % 2:
+            half.add(file)
+        seen.append(file)
+
+    result = run_specs(specs, on_finished=finished, jobs=int(jobs))
+    assert len(seen) == len(specs) and result.exit_code == 1
+    whole = json_report_bytes(result, secrets)
+    assert b"000000" not in whole and json.loads(whole)["summary"]["files"] == len(specs)
+    assert json_report_bytes(result, secrets, parts) == whole
+    assert json_report_bytes(result, secrets, half) == whole
+    # Parts rendered with other secrets are not used.
+    assert json_report_bytes(result, secrets, FileParts(set())) == whole
+    empty = type(result)()
+    assert json_report_bytes(empty, secrets, FileParts(secrets)) == json_report_bytes(empty)

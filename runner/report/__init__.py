@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from importlib import import_module
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..record import Record, record
 
@@ -27,23 +27,36 @@ class FileReport(Record):
     module: str  # in runner.report: imported only when the report is asked for
     function: str  # (run: RunResult, secrets: Iterable[str]) -> bytes, secrets masked
     keeps_bodies: bool = False  # shows the bodies of passed steps, so the run keeps them
+    # In the module: a class made with the secrets, whose ``add(file)`` renders each file as
+    # it finishes, during the run; given to ``function`` as ``parts``.
+    parts: str | None = None
 
     @property
     def dest(self) -> str:
         """The option's name in argparse's namespace (``--report-json`` → report_json)."""
         return self.flag.lstrip("-").replace("-", "_")
 
-    def render(self, run: RunResult, secrets: Iterable[str]) -> bytes:
-        write: Callable[[RunResult, Iterable[str]], bytes] = getattr(
+    def render(self, run: RunResult, secrets: Iterable[str], parts: Any = None) -> bytes:
+        write: Callable[..., bytes] = getattr(
             import_module(f"{__name__}.{self.module}"), self.function
         )
-        return write(run, secrets)
+        return write(run, secrets) if parts is None else write(run, secrets, parts)
+
+    def file_parts(self, secrets: Iterable[str]) -> Any:
+        """What renders the files as they finish (``add(file)``), or None."""
+        if self.parts is None:
+            return None
+        return getattr(import_module(f"{__name__}.{self.module}"), self.parts)(secrets)
 
 
 FILE_REPORTS: tuple[FileReport, ...] = (
     FileReport("--junit", "write a JUnit XML report (a test suite per file)", "junit", "junit_xml"),
     FileReport(
-        "--report-json", "write every step's results as JSON", "json_report", "json_report_bytes"
+        "--report-json",
+        "write every step's results as JSON",
+        "json_report",
+        "json_report_bytes",
+        parts="FileParts",
     ),
     FileReport(
         "--report-html",

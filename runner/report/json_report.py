@@ -10,11 +10,11 @@ values. ``format`` is bumped if a key changes meaning; keys may be added.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from .. import __version__
-from ..masking import MASK, MIN_MASKED_LENGTH, mask
+from ..masking import MASK, MIN_MASKED_LENGTH, masker
 from ..operators import MISSING
 from ..results import ExpectationResult, FileResult, Outcome, RunResult, StepError, StepResult
 from .console import describe_failure
@@ -24,7 +24,10 @@ FORMAT = 1
 
 def json_report(run: RunResult, secrets: Iterable[str] = ()) -> dict[str, Any]:
     hidden = set(secrets)
-    files = [_file(file, hidden | file.secrets) for file in run.files]
+    return _document(run, [_file(file, hidden | file.secrets) for file in run.files])
+
+
+def _document(run: RunResult, files: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "apirun": __version__,
@@ -47,8 +50,50 @@ def json_report(run: RunResult, secrets: Iterable[str] = ()) -> dict[str, Any]:
     }
 
 
-def json_report_bytes(run: RunResult, secrets: Iterable[str] = ()) -> bytes:
-    text = json.dumps(json_report(run, secrets), indent=2, ensure_ascii=False, default=repr)
+def json_report_bytes(
+    run: RunResult, secrets: Iterable[str] = (), parts: FileParts | None = None
+) -> bytes:
+    """The report's bytes. ``parts``: the files already rendered as they finished (the
+    command's main thread waits anyway while ``--jobs`` run them); the bytes are the same
+    as without."""
+    hidden = set(secrets)
+    if parts is None or parts.secrets != hidden:
+        return _encoded(_dumps(json_report(run, hidden)))
+    text = _dumps(_document(run, []))
+    if run.files:
+        files = [parts.get(file) or file_part(file, hidden) for file in run.files]
+        empty = '\n  "files": [],\n'  # the top level's (summary's "files" is deeper)
+        assert text.count(empty) == 1
+        text = text.replace(empty, '\n  "files": [\n    ' + ",\n    ".join(files) + "\n  ],\n")
+    return _encoded(text)
+
+
+def file_part(file: FileResult, secrets: set[str]) -> str:
+    """One file's entry, as it stands in the report's text: at the second level of indent
+    (JSON strings hold no raw newline, so every newline is the layout's)."""
+    return _dumps(_file(file, secrets | file.secrets)).replace("\n", "\n    ")
+
+
+class FileParts:
+    """Files of a run rendered (``file_part``) as each finishes, for ``json_report_bytes``."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self.secrets = set(secrets)
+        self._parts: dict[int, tuple[FileResult, str]] = {}
+
+    def add(self, file: FileResult) -> None:
+        self._parts[id(file)] = (file, file_part(file, self.secrets))
+
+    def get(self, file: FileResult) -> str | None:
+        found = self._parts.get(id(file))
+        return found[1] if found is not None and found[0] is file else None
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, default=repr)
+
+
+def _encoded(text: str) -> bytes:
     return (text + "\n").encode("utf-8")
 
 
@@ -62,7 +107,8 @@ def _file(file: FileResult, secrets: set[str]) -> dict[str, Any]:
         "skip_reason": file.skip_reason,
         "steps": [_step(step) for step in file.steps],
     }
-    return _masked(data, tuple(secrets), file.own_text)
+    hidden = tuple(secrets)
+    return _masked(data, hidden, masker(hidden, file.own_text))
 
 
 def _step(step: StepResult) -> dict[str, Any]:
@@ -107,17 +153,18 @@ def _error(error: StepError | None) -> dict[str, Any] | None:
     return {"kind": error.kind.value, "message": error.message, "line": error.source.line}
 
 
-def _masked(value: Any, secrets: tuple[str, ...], own: tuple[str, ...]) -> Any:
-    """Secrets hidden in every string, key and number of a JSON value (the spec's own
-    words, ``own``, left as written)."""
+def _masked(value: Any, secrets: tuple[str, ...], masked: Callable[[str], str]) -> Any:
+    """Secrets hidden in every string, key and number of a JSON value (``masked``: the
+    masking of a string, the spec's own words left as written)."""
     if isinstance(value, str):
-        return mask(value, secrets, own)
+        return masked(value)
     if isinstance(value, dict):
         return {
-            _masked(key, secrets, own): _masked(item, secrets, own) for key, item in value.items()
+            _masked(key, secrets, masked): _masked(item, secrets, masked)
+            for key, item in value.items()
         }
     if isinstance(value, list | tuple):
-        return [_masked(item, secrets, own) for item in value]
+        return [_masked(item, secrets, masked) for item in value]
     if isinstance(value, int | float) and not isinstance(value, bool):
         text = str(value)
         if len(text) >= MIN_MASKED_LENGTH and text in secrets:
