@@ -106,7 +106,7 @@ def _last_line(output: str) -> str:
     return lines[-1][:300] if lines else "(no output)"
 
 
-def _with_env(argv: list[str], unset: Sequence[str] = (), **values: str) -> list[str]:
+def with_env(argv: list[str], unset: Sequence[str] = (), **values: str) -> list[str]:
     """argv through env(1): peer-specific variables without touching the shared environment.
     env execs the peer, so the measured process is the peer itself (same pid)."""
     env = shutil.which("env") or "/usr/bin/env"
@@ -120,10 +120,10 @@ def _with_env(argv: list[str], unset: Sequence[str] = (), **values: str) -> list
 # Every peer runs without PYTHONPATH (bench/run.py puts this checkout first on it; with the
 # editable install's apirun.egg-info there, pytest in Tavern's venv would load apirun's plugin)
 # and without the user's pytest options.
-_UNSET = ("PYTHONPATH", "PYTEST_ADDOPTS", "PYTEST_PLUGINS")
+UNSET = ("PYTHONPATH", "PYTEST_ADDOPTS", "PYTEST_PLUGINS")
 
 
-def _venv(folder: Path, requirements: Sequence[str], say: Callable[[str], None]) -> Path:
+def venv(folder: Path, requirements: Sequence[str], say: Callable[[str], None]) -> Path:
     """A throwaway virtualenv in folder with requirements installed; returns its bin folder."""
     started = time.monotonic()
     code, output = _run([sys.executable, "-m", "venv", str(folder)], os.environ, INSTALL_LIMIT)
@@ -193,7 +193,7 @@ def gabbi(folder: Path, work: Workload, say: Callable[[str], None]) -> list[Peer
     keep-alive); ``-k`` (``--insecure``) turns certificate checks off, so those clients skip
     loading the CA store, which is most of gabbi's per-request cost even over plain HTTP.
     """
-    bin_dir = _venv(folder / "venv", [f"gabbi=={GABBI}"], say)
+    bin_dir = venv(folder / "venv", [f"gabbi=={GABBI}"], say)
     files = {}
     for gets in work.sizes:
         files[gets] = folder / f"bench_{gets}.yaml"
@@ -201,7 +201,7 @@ def gabbi(folder: Path, work: Workload, say: Callable[[str], None]) -> list[Peer
     run = [str(bin_dir / "gabbi-run")]
 
     def command(*options: str) -> Command:
-        return lambda g: _with_env([*run, *options, work.base_url, "--", str(files[g])], _UNSET)
+        return lambda g: with_env([*run, *options, work.base_url, "--", str(files[g])], UNSET)
 
     found: list[Peer] = [(f"gabbi {GABBI}, -k (no CA store per test)", command("-k"), _gabbi_check)]
     if max(work.sizes) <= GABBI_DEFAULT_MAX_N:
@@ -265,7 +265,7 @@ def _tavern_check(gets: int, output: str) -> str:
 
 def tavern(folder: Path, work: Workload, say: Callable[[str], None]) -> list[Peer]:
     """pytest (Tavern's plugin) on test_bench_N.tavern.yaml, no cache folder written."""
-    bin_dir = _venv(folder / "venv", [f"tavern=={TAVERN}", TAVERN_PYTEST], say)
+    bin_dir = venv(folder / "venv", [f"tavern=={TAVERN}", TAVERN_PYTEST], say)
     tests = folder / "tests"
     tests.mkdir()
     (tests / "pytest.ini").write_text("[pytest]\n")  # the rootdir: no ini file from elsewhere
@@ -277,7 +277,7 @@ def tavern(folder: Path, work: Workload, say: Callable[[str], None]) -> list[Pee
     return [
         (
             f"Tavern {TAVERN}",
-            lambda g: _with_env([*pytest, str(files[g])], _UNSET),
+            lambda g: with_env([*pytest, str(files[g])], UNSET),
             _tavern_check,
         )
     ]
@@ -358,7 +358,7 @@ def stepci(folder: Path, work: Workload, say: Callable[[str], None]) -> list[Pee
     return [
         (
             f"Step CI {STEPCI}",
-            lambda g: _with_env([node, str(script), "run", str(files[g])], _UNSET, **quiet),
+            lambda g: with_env([node, str(script), "run", str(files[g])], UNSET, **quiet),
             _stepci_check,
         )
     ]

@@ -1171,20 +1171,42 @@ PYTEST_INI = """\
 """
 
 
-def pytest_command() -> tuple[list[str] | None, str]:
-    """The pytest a user would run (the script beside this Python), or why there is none
-    that can run the specs (pytest, pytest-xdist, apirun's installed plugin)."""
+def pytest_command(
+    folder: Path, say: Callable[[str], None], here: bool = False
+) -> tuple[list[str] | None, str]:
+    """pytest as a user's CI has it: a virtualenv of the run's own (in ``folder``) with
+    apirun installed from this checkout, and pytest and pytest-xdist at this environment's
+    versions, nothing else. This environment is a developer's: its test dependencies bring
+    pytest plugins of their own (hypothesis's imports all of hypothesis in every xdist worker
+    and in the controller, ~0.45 s of CPU each), which would be measured as apirun's. Without
+    the package index (or with ``here``), this environment's pytest, and the table says so.
+    Returns the command, or None and why there is none that can run the specs."""
     if importlib.util.find_spec("pytest") is None:
         return None, "pytest is not installed (pip install -e '.[test]')"
     if importlib.util.find_spec("xdist") is None:
         return None, "pytest-xdist is not installed (pip install pytest-xdist)"
+    if not here:
+        wanted = [
+            str(REPO),
+            f"pytest=={importlib.metadata.version('pytest')}",
+            f"pytest-xdist=={importlib.metadata.version('pytest-xdist')}",
+        ]
+        say("scale-out: installing apirun, pytest and pytest-xdist into a clean virtualenv")
+        try:
+            bin_dir = peers.venv(folder, wanted, say)
+        except peers.PeerSkipped as exc:
+            say(f"scale-out: no clean virtualenv ({exc}); measuring this environment's pytest")
+        else:  # PYTHONPATH would put this checkout (and its egg-info) before the install
+            return peers.with_env([str(bin_dir / "pytest")], unset=peers.UNSET), (
+                "pytest in a clean virtualenv (apirun, pytest, pytest-xdist)"
+            )
     plugins = importlib.metadata.entry_points(group="pytest11")
     if not any(entry.value == "runner.pytest_plugin" for entry in plugins):
         return None, "apirun's pytest plugin is not installed (pip install -e .)"
     script = Path(sys.executable).parent / "pytest"
     if script.is_file() and os.access(script, os.X_OK):
-        return [str(script)], str(script)
-    return [sys.executable, "-m", "pytest"], f"{sys.executable} -m pytest"
+        return [str(script)], f"this environment's pytest ({script})"
+    return [sys.executable, "-m", "pytest"], f"this environment's pytest ({sys.executable} -m)"
 
 
 def apirun_verdicts(report_path: Path) -> list[tuple[str, str, str]]:
@@ -1243,7 +1265,7 @@ def bench_scale(
     ini = root / "pytest.ini"
     ini.write_text(PYTEST_INI)
     apirun, _label = apirun_command()
-    pytest, pytest_label = pytest_command()
+    pytest, pytest_label = pytest_command(root / "venv", say, args.scale_here)
     log = folder / "child.log"
 
     def apirun_argv(jobs: int, where: Path, report_name: str) -> list[str]:
@@ -1317,6 +1339,7 @@ def bench_scale(
         f"Scale-out: {SCALE_FILES} files x {SCALE_STEPS} GET steps (status, $.users[0].name), "
         f"server answering after {SCALE_DELAY_MS} ms ({SCALE_JOBS} concurrent clients answered "
         f"twice in {together * 1e3:.0f} ms); {args.scale_rounds} round(s), medians",
+        *([f"  pytest: {pytest_label}"] if pytest is not None else []),
         f"  {'command':<26}{'wall ms':>10}{'[min-max]':>14}{'CPU ms':>9}{'peak MB':>9}",
     ]
     for label, *_ in runs:
@@ -1458,6 +1481,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="SECTION[,SECTION]",
         help=f"run only these sections, of: {', '.join(SECTIONS)} (workload: the main table, "
         "load and start-up)",
+    )
+    parser.add_argument(
+        "--scale-here",
+        action="store_true",
+        help="run the scale-out pytest rows with this environment's pytest, not in a clean "
+        "virtualenv (which needs the package index; see bench/README.md)",
     )
     parser.add_argument(
         "--scale-rounds",
