@@ -516,7 +516,13 @@ def spec_text(base_url: str, gets: int, verify: str | None = None) -> str:
         "    capture:",
         "      token: {header: X-Subject-Token}",
     ]
-    step = [
+    lines += _get_steps(gets)
+    return "\n".join(lines) + "\n"
+
+
+# One GET step of the workload, written out: the token header and the two checks.
+_GET_STEP = "\n".join(
+    [
         "  - name: list users {i}",
         "    request:",
         "      url: /users",
@@ -526,9 +532,11 @@ def spec_text(base_url: str, gets: int, verify: str | None = None) -> str:
         "      jsonpath:",
         "        $.users[0].name: admin",
     ]
-    template = "\n".join(step)
-    lines += (template.format(i=i) for i in range(1, gets + 1))
-    return "\n".join(lines) + "\n"
+)
+
+
+def _get_steps(count: int) -> list[str]:
+    return [_GET_STEP.format(i=i) for i in range(1, count + 1)]
 
 
 def loop_spec_text(base_url: str, gets: int) -> str:
@@ -557,18 +565,7 @@ def scale_spec_text(base_url: str, number: int, steps: int) -> str:
         f"vars: {{token: {bench_server.TOKEN}}}",
         "steps:",
     ]
-    step = [
-        "  - name: list users {i}",
-        "    request:",
-        "      url: /users",
-        '      headers: {{X-Auth-Token: "{{{{ token }}}}"}}',
-        "    expect:",
-        "      status: 200",
-        "      jsonpath:",
-        "        $.users[0].name: admin",
-    ]
-    template = "\n".join(step)
-    lines += (template.format(i=i) for i in range(1, steps + 1))
+    lines += _get_steps(steps)
     return "\n".join(lines) + "\n"
 
 
