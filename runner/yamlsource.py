@@ -386,7 +386,10 @@ class _Builder:
         return data, size
 
     def _merges(self, event: Any) -> bool:
-        """A ``<<`` key: PyYAML's merge key (YAML 1.1's, which the core schema keeps)."""
+        """A ``<<`` key: PyYAML's merge key (YAML 1.1's, which the core schema keeps). Only
+        ``<<`` is resolved here: every other key is resolved once, when it is built."""
+        if event.value != "<<" and event.tag != _MERGE_TAG:
+            return False
         tag = event.tag
         if tag is None or tag == "!":
             tag = self.loader.resolve(yaml.ScalarNode, event.value, event.implicit)
