@@ -69,7 +69,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -828,6 +828,17 @@ def fmt_ratio(value: float, target: float | None) -> str:
     return f"{value:5.2f}   (target <= {target:g}: {mark})"
 
 
+def noise_note(series: Iterable[Series], advice: str = "") -> list[str]:
+    """The NOTE under a table whose rounds varied more than NOISY (one round never does)."""
+    noisiest = max((one.noise for one in series), default=1.0)
+    if noisiest <= NOISY:
+        return []
+    return [
+        f"  NOTE: wall times varied up to {noisiest:.1f}x between rounds (load average now "
+        f"{os.getloadavg()[0]:.2f}): the machine was busy.{advice}"
+    ]
+
+
 def fmt_speedup(value: float, target: float) -> str:
     """A speed-up (serial / parallel): higher is better."""
     mark = "ok" if value >= target else "OVER TARGET"
@@ -997,13 +1008,11 @@ def report(results: dict, args: argparse.Namespace, server: Server) -> list[str]
             f"{per_request(info) / per_request(hand):.2f})"
         )
 
-    noisiest = max(series.noise for tool in tools for series in tool.series.values())
-    if noisiest > NOISY:
-        out.append(
-            f"  NOTE: wall times varied up to {noisiest:.1f}x between rounds (load average now "
-            f"{os.getloadavg()[0]:.2f}): the machine was busy. Rerun on a quiet machine or with "
-            "more --rounds before trusting the ratios; the CPU-time ratio is less sensitive."
-        )
+    out += noise_note(
+        (series for tool in tools for series in tool.series.values()),
+        " Rerun on a quiet machine or with more --rounds before trusting the ratios; the "
+        "CPU-time ratio is less sensitive.",
+    )
     if results.get("peers"):
         out += peers.ratio_lines(results["peers"], hand, n)
 
@@ -1045,11 +1054,7 @@ def report(results: dict, args: argparse.Namespace, server: Server) -> list[str]
     version = startup["apirun --version"].wall
     bare = startup['python -c "import requests"'].wall
     out.append(f"  apirun --version / import requests: {version / bare:.2f}")
-    startup_noise = max(series.noise for series in startup.values())
-    if startup_noise > NOISY:
-        out.append(
-            f"  NOTE: start-up times varied up to {startup_noise:.1f}x: the machine was busy."
-        )
+    out += noise_note(startup.values())
     results["ratios"] = ratios
     return out
 
@@ -1145,11 +1150,7 @@ def bench_tls(
             f", per request {per_request(apirun_tool) / per_request(hand_tool):.2f}, CPU of "
             f"W({TLS_N}) {apirun_tool.series[TLS_N].cpu / hand_tool.series[TLS_N].cpu:.2f})"
         )
-    noisiest = max(series.noise for tool in tools for series in tool.series.values())
-    if noisiest > NOISY:
-        out.append(
-            f"  NOTE: wall times varied up to {noisiest:.1f}x between rounds: the machine was busy."
-        )
+    out += noise_note(series for tool in tools for series in tool.series.values())
     return out, ratios
 
 
@@ -1384,13 +1385,7 @@ def bench_scale(
     out.append(floor_note + ")")
     if same != "identical" or (pytest is not None and not agree):
         raise BenchError("\n".join([*out, "the verdicts differ between serial and parallel runs"]))
-    noisiest = (
-        max(s.noise for s in series.values() if len(s.samples) > 1)
-        if args.scale_rounds > 1
-        else 1.0
-    )
-    if noisiest > NOISY:
-        out.append(f"  NOTE: wall times varied up to {noisiest:.1f}x between rounds: busy machine.")
+    out += noise_note(series.values())
     return out, ratios
 
 
