@@ -569,6 +569,65 @@ def scale_spec_text(base_url: str, number: int, steps: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+HAND_SCALE = '''\
+"""The floor for --jobs: the scale-out suite hand-written, one requests.Session per file,
+the files one after another (JOBS 1) or on a pool of JOBS threads."""
+import json
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+TIMEOUT = {timeout}
+TOKEN = {token!r}
+
+
+def one_file(base, steps):
+    with requests.Session() as session:
+        for _ in range(steps):
+            response = session.get(
+                base + "/v3/users", headers={{"X-Auth-Token": TOKEN}}, timeout=TIMEOUT
+            )
+            if response.status_code != 200 or response.json()["users"][0]["name"] != "admin":
+                return False
+    return True
+
+
+def main():
+    base, files, steps, jobs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    if jobs == 1:
+        passed = [one_file(base, steps) for _ in range(files)]
+    else:
+        with ThreadPoolExecutor(jobs) as pool:
+            passed = list(pool.map(lambda _: one_file(base, steps), range(files)))
+    with open(sys.argv[5], "w") as out:  # the verdicts, one per file
+        json.dump(passed, out)
+    return 0 if all(passed) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+'''
+
+HAND_TEST = '''\
+"""One file of the scale-out suite as a hand-written pytest test: the floor for pytest -n."""
+import requests
+
+BASE = {base!r}
+TOKEN = {token!r}
+TIMEOUT = {timeout}
+
+
+def test_scale_file_{number:02d}():
+    with requests.Session() as session:
+        for _ in range({steps}):
+            response = session.get(
+                BASE + "/v3/users", headers={{"X-Auth-Token": TOKEN}}, timeout=TIMEOUT
+            )
+            assert response.status_code == 200
+            assert response.json()["users"][0]["name"] == "admin"
+'''
+
 HAND_LOOP = '''\
 """The floor for a requests-based runner: the benchmark workload as a hand-written loop."""
 import sys
@@ -1161,6 +1220,12 @@ SCALE_STEPS = 10
 SCALE_DELAY_MS = 20
 SCALE_JOBS = 8
 SCALE_WORKERS = 4  # pytest -n
+PLUGIN = "runner.pytest_plugin"  # its pytest11 entry point's name (pyproject.toml)
+# The same suite hand-written (HAND_SCALE, HAND_TEST): what the speed-ups can reach here.
+RAW_SERIAL = "raw loop, 50 files"
+RAW_JOBS = f"raw loop, {SCALE_JOBS} threads"
+RAW_PYTEST = "pytest RAW_TESTS"
+RAW_PYTEST_N = f"pytest -n {SCALE_WORKERS} RAW_TESTS"
 
 PYTEST_INI = """\
 # Written by bench/run.py: the scale-out row's own pytest configuration, so that no other
@@ -1217,6 +1282,20 @@ def apirun_verdicts(report_path: Path) -> list[tuple[str, str, str]]:
     ]
 
 
+def raw_verdicts(path: Path) -> list[tuple[str, str]]:
+    """(file's name, outcome) of every file HAND_SCALE ran, named as the spec files are."""
+    passed = json.loads(path.read_text())
+    return [(f"scale file {n:02d}", "passed" if ok else "failed") for n, ok in enumerate(passed)]
+
+
+def raw_test_verdicts(junit_path: Path) -> list[tuple[str, str]]:
+    """pytest_verdicts of the HAND_TEST files, named as the spec files are."""
+    return [
+        (name.replace("test_scale_file_", "scale file "), outcome)
+        for name, outcome in pytest_verdicts(junit_path)
+    ]
+
+
 def pytest_verdicts(junit_path: Path) -> list[tuple[str, str]]:
     """(test, outcome) of every test of a --junitxml report, sorted (xdist finishes in any
     order)."""
@@ -1260,6 +1339,20 @@ def bench_scale(
         (specs / name).write_text(text)
         if number < 2:
             (warm / name).write_text(text)
+    tests = root / "tests"  # the same suite as hand-written pytest tests
+    tests.mkdir()
+    for number in range(SCALE_FILES):
+        (tests / f"test_hand_{number:02d}.py").write_text(
+            HAND_TEST.format(
+                base=server.url,
+                token=bench_server.TOKEN,
+                timeout=TIMEOUT,
+                number=number,
+                steps=SCALE_STEPS,
+            )
+        )
+    hand = root / "hand_scale.py"
+    hand.write_text(HAND_SCALE.format(timeout=TIMEOUT, token=bench_server.TOKEN))
     ini = root / "pytest.ini"
     ini.write_text(PYTEST_INI)
     apirun, _label = apirun_command()
@@ -1269,7 +1362,7 @@ def bench_scale(
     def apirun_argv(jobs: int, where: Path, report_name: str) -> list[str]:
         return [*apirun, str(where), "--jobs", str(jobs), "--report-json", str(root / report_name)]
 
-    def pytest_argv(workers: int, where: Path, report_name: str) -> list[str]:
+    def pytest_argv(workers: int, where: Path, report_name: str, *more: str) -> list[str]:
         assert pytest is not None
         argv = [
             *pytest,
@@ -1279,8 +1372,24 @@ def bench_scale(
             str(root),
             "--junitxml",
             str(root / report_name),
+            *more,
         ]
         return [*argv, *(["-n", str(workers)] if workers else []), str(where)]
+
+    def raw_pytest_argv(workers: int, report_name: str) -> list[str]:
+        return pytest_argv(workers, tests, report_name, "-p", f"no:{PLUGIN}")
+
+    def raw_argv(jobs: int, report_name: str) -> list[str]:
+        files, steps = str(SCALE_FILES), str(SCALE_STEPS)
+        return [
+            sys.executable,
+            str(hand),
+            server.url,
+            files,
+            steps,
+            str(jobs),
+            str(root / report_name),
+        ]
 
     # (label, argv, report file, parser of the verdicts)
     runs: list[tuple[str, list[str], Path, Callable[[Path], list]]] = [
@@ -1291,6 +1400,8 @@ def bench_scale(
             root / "jobs.json",
             apirun_verdicts,
         ),
+        (RAW_SERIAL, raw_argv(1, "raw.json"), root / "raw.json", raw_verdicts),
+        (RAW_JOBS, raw_argv(SCALE_JOBS, "raw_jobs.json"), root / "raw_jobs.json", raw_verdicts),
     ]
     if pytest is not None:
         runs += [
@@ -1306,6 +1417,13 @@ def bench_scale(
                 root / "workers.xml",
                 pytest_verdicts,
             ),
+            (RAW_PYTEST, raw_pytest_argv(0, "raw.xml"), root / "raw.xml", raw_test_verdicts),
+            (
+                RAW_PYTEST_N,
+                raw_pytest_argv(SCALE_WORKERS, "raw_workers.xml"),
+                root / "raw_workers.xml",
+                raw_test_verdicts,
+            ),
         ]
     else:
         say(f"pytest rows skipped: {pytest_label}")
@@ -1319,6 +1437,8 @@ def bench_scale(
             (f"scale file {n:02d}", "passed") for n in range(2)
         ]:
             raise BenchError(f"pytest did not run the specs: {log.read_text()[-2000:]}")
+        # pytest rewrites the asserts of the raw tests once, into the bytecode cache
+        spawner.run([*raw_pytest_argv(0, "warm.xml"), "--collect-only"], log)
     say(f"scale-out warm-up done; {len(runs)} commands x {args.scale_rounds} rounds follow")
 
     series = {label: Series() for label, *_ in runs}
@@ -1348,10 +1468,20 @@ def bench_scale(
     serial, jobs = verdicts["apirun DIR"], verdicts[f"apirun DIR --jobs {SCALE_JOBS}"]
     passed = sum(1 for *_, outcome in serial if outcome == "passed")
     same = "identical" if serial == jobs else "DIFFERENT"
+    by_file: dict[str, bool] = {}
+    for file, _step, outcome in serial:
+        by_file[file] = by_file.get(file, True) and outcome == "passed"
+    apirun_files = sorted((f, "passed" if ok else "failed") for f, ok in by_file.items())
+    raw_agree = verdicts[RAW_SERIAL] == verdicts[RAW_JOBS] == apirun_files
     ratios["jobs"] = series["apirun DIR"].wall / series[f"apirun DIR --jobs {SCALE_JOBS}"].wall
+    ratios["jobs raw"] = series[RAW_SERIAL].wall / series[RAW_JOBS].wall
     out.append(
         f"  --jobs {SCALE_JOBS} / serial: {fmt_speedup(ratios['jobs'], TARGETS['jobs'])}; "
         f"per-step verdicts {same} ({passed} of {steps} steps passed serially)"
+    )
+    out.append(
+        f"  the raw loop, {SCALE_JOBS} threads / serial: {ratios['jobs raw']:5.2f}x faster; "
+        f"apirun's speed-up is {ratios['jobs'] / ratios['jobs raw']:.2f} of it"
     )
     waves = -(-SCALE_FILES // SCALE_JOBS)
     floor_note = (
@@ -1363,17 +1493,19 @@ def bench_scale(
         serial_p = verdicts["pytest DIR"]
         workers_p = verdicts[f"pytest -n {SCALE_WORKERS} DIR"]
         files_passed = sum(1 for _, outcome in serial_p if outcome == "passed")
-        by_file: dict[str, bool] = {}
-        for file, _step, outcome in serial:
-            by_file[file] = by_file.get(file, True) and outcome == "passed"
-        apirun_files = sorted((f, "passed" if ok else "failed") for f, ok in by_file.items())
         agree = serial_p == workers_p == apirun_files
+        raw_agree = raw_agree and verdicts[RAW_PYTEST] == verdicts[RAW_PYTEST_N] == apirun_files
         ratios["pytest"] = series["pytest DIR"].wall / series[f"pytest -n {SCALE_WORKERS} DIR"].wall
+        ratios["pytest raw"] = series[RAW_PYTEST].wall / series[RAW_PYTEST_N].wall
         out.append(
             f"  pytest -n {SCALE_WORKERS} / serial pytest: "
             f"{fmt_speedup(ratios['pytest'], TARGETS['pytest'])}; verdicts "
             f"{'identical' if agree else 'DIFFERENT'} ({files_passed} of {SCALE_FILES} files "
             "passed serially)"
+        )
+        out.append(
+            f"  the raw tests, pytest -n {SCALE_WORKERS} / serial: {ratios['pytest raw']:5.2f}x "
+            f"faster; apirun's speed-up is {ratios['pytest'] / ratios['pytest raw']:.2f} of it"
         )
         pwaves = -(-SCALE_FILES // SCALE_WORKERS)
         floor_note += (
@@ -1383,7 +1515,7 @@ def bench_scale(
     else:
         out.append(f"  pytest rows skipped: {pytest_label}")
     out.append(floor_note + ")")
-    if same != "identical" or (pytest is not None and not agree):
+    if same != "identical" or not raw_agree or (pytest is not None and not agree):
         raise BenchError("\n".join([*out, "the verdicts differ between serial and parallel runs"]))
     out += noise_note(series.values())
     return out, ratios
