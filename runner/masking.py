@@ -203,6 +203,27 @@ def masker(secrets: Iterable[str], keep: Iterable[str] = ()) -> Callable[[str], 
     return masked
 
 
+def may_hold_secret(json_text: str, secrets: Iterable[str]) -> bool:
+    """Whether masking the strings, keys and numbers of a JSON value could change any of
+    them, asked of the value's JSON text (``ensure_ascii=False``). False is certain: a
+    string holding a form of a secret holds it JSON-escaped in the text (escaping is char by
+    char), a number that is a secret is written as itself, and a cut value's mark shows."""
+    wanted = frozenset(s for s in secrets if len(s) >= MIN_MASKED_LENGTH)
+    if not wanted:
+        return False
+    forms, prefixes = _prepared(wanted)
+    if prefixes and TRUNCATION in json_text:
+        return True
+    if "NaN" in json_text or "Infinity" in json_text:
+        return True  # floats JSON spells otherwise than str() does
+    return any(_json_escaped(form) in json_text for form, _ in forms)
+
+
+@lru_cache(maxsize=1024)
+def _json_escaped(form: str) -> str:
+    return json.dumps(form, ensure_ascii=False)[1:-1]
+
+
 def _unchanged(text: str) -> str:
     return text
 

@@ -269,3 +269,55 @@ def test_a_masker_masks_as_mask_does():
             fast = masker(secrets, keep)
             for text in texts:
                 assert fast(text) == mask(text, secrets, keep), (secrets, keep, text)
+
+
+SECRETS_FOR_JSON = [PASSWORD, TOKEN, "s3cr3t", "12345678", 'a"b\\c\n', "abc"]
+
+
+def _json_values():
+    from hypothesis import strategies as st
+
+    cut = TOKEN[:40] + "…"  # a value cut short by a truncation: its start is masked
+    pieces = st.sampled_from(
+        ["x", " ", '"', "\\", "\n", "…", "ä", "=", "/", cut, *SECRETS_FOR_JSON]
+    )
+    text = st.lists(pieces, max_size=6).map("".join)
+    scalars = st.one_of(
+        text,
+        st.integers(),
+        st.sampled_from([12345678, 1.5, float("nan"), float("inf"), True, None]),
+    )
+    return st.recursive(
+        scalars,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=4), st.dictionaries(text, inner, max_size=4)
+        ),
+        max_leaves=12,
+    )
+
+
+def test_json_text_without_a_secret_needs_no_masking():
+    """The JSON report encodes a file once and masks only when its text may show a secret
+    (may_hold_secret): whenever that says no, masking every value would change nothing.
+    And it says yes for every secret written anywhere in the data, in any form."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from runner.masking import masker, may_hold_secret
+    from runner.report.json_report import _masked
+
+    @settings(max_examples=400, deadline=None)
+    @given(_json_values(), st.sets(st.sampled_from(SECRETS_FOR_JSON), max_size=3))
+    def check(value, secrets):
+        text = json.dumps(value, indent=2, ensure_ascii=False)
+        hidden = tuple(secrets)
+        walked = json.dumps(_masked(value, hidden, masker(hidden)), indent=2, ensure_ascii=False)
+        if not may_hold_secret(text, secrets):
+            assert walked == text
+
+    check()
+    for secret in SECRETS_FOR_JSON:
+        for form in (secret, quote(secret, safe=""), base64.b64encode(secret.encode()).decode()):
+            text = json.dumps({"k": f"before {form} after"}, ensure_ascii=False)
+            assert may_hold_secret(text, [secret]) == (len(secret) >= 3), (secret, form)
+            assert may_hold_secret(json.dumps({form: 1}, ensure_ascii=False), [secret])

@@ -400,7 +400,7 @@ def test_the_json_report_rendered_as_files_finish_is_the_one_rendered_at_once(sr
     """The command renders each file's part of --report-json as the file finishes (with
     --jobs, while the others run); the bytes are those of the report rendered whole."""
     from runner.inputs import load_checked
-    from runner.report.json_report import FileParts, json_report_bytes
+    from runner.report.json_report import FileParts, json_report, json_report_bytes
     from runner.schedule import run_specs
 
     folder = tmp_path / "specs"
@@ -425,6 +425,8 @@ def test_the_json_report_rendered_as_files_finish_is_the_one_rendered_at_once(sr
     assert len(seen) == len(specs) and result.exit_code == 1
     whole = json_report_bytes(result, secrets)
     assert b"000000" not in whole and json.loads(whole)["summary"]["files"] == len(specs)
+    # The same data as the report built whole and masked value by value (json_report).
+    assert json.loads(whole) == json.loads(json.dumps(json_report(result, secrets)))
     assert json_report_bytes(result, secrets, parts) == whole
     assert json_report_bytes(result, secrets, half) == whole
     # Parts rendered with other secrets are not used.

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .. import __version__
-from ..masking import MASK, MIN_MASKED_LENGTH, masker
+from ..masking import MASK, MIN_MASKED_LENGTH, masker, may_hold_secret
 from ..operators import MISSING
 from ..results import ExpectationResult, FileResult, Outcome, RunResult, StepError, StepResult
 from .console import describe_failure
@@ -57,11 +57,11 @@ def json_report_bytes(
     command's main thread waits anyway while ``--jobs`` run them); the bytes are the same
     as without."""
     hidden = set(secrets)
-    if parts is None or parts.secrets != hidden:
-        return _encoded(_dumps(json_report(run, hidden)))
+    if parts is not None and parts.secrets != hidden:
+        parts = None  # rendered with other secrets: not these bytes
     text = _dumps(_document(run, []))
     if run.files:
-        files = [parts.get(file) or file_part(file, hidden) for file in run.files]
+        files = [(parts and parts.get(file)) or file_part(file, hidden) for file in run.files]
         empty = '\n  "files": [],\n'  # the top level's (summary's "files" is deeper)
         assert text.count(empty) == 1
         text = text.replace(empty, '\n  "files": [\n    ' + ",\n    ".join(files) + "\n  ],\n")
@@ -70,8 +70,16 @@ def json_report_bytes(
 
 def file_part(file: FileResult, secrets: set[str]) -> str:
     """One file's entry, as it stands in the report's text: at the second level of indent
-    (JSON strings hold no raw newline, so every newline is the layout's)."""
-    return _dumps(_file(file, secrets | file.secrets)).replace("\n", "\n    ")
+    (JSON strings hold no raw newline, so every newline is the layout's).
+
+    Most files' data hold no secret in any form: their text, encoded once, shows it, and
+    the walk that masks every string is only made for the others."""
+    hidden = secrets | file.secrets
+    data = _file_data(file)
+    text = _dumps(data)
+    if may_hold_secret(text, hidden):
+        text = _dumps(_masked_file(data, file, hidden))
+    return text.replace("\n", "\n    ")
 
 
 class FileParts:
@@ -98,7 +106,16 @@ def _encoded(text: str) -> bytes:
 
 
 def _file(file: FileResult, secrets: set[str]) -> dict[str, Any]:
-    data = {
+    return _masked_file(_file_data(file), file, secrets)
+
+
+def _masked_file(data: dict[str, Any], file: FileResult, secrets: set[str]) -> dict[str, Any]:
+    hidden = tuple(secrets)
+    return _masked(data, hidden, masker(hidden, file.own_text))
+
+
+def _file_data(file: FileResult) -> dict[str, Any]:
+    return {
         "path": file.spec.path,
         "name": file.spec.name,
         "passed": file.passed,
@@ -107,8 +124,6 @@ def _file(file: FileResult, secrets: set[str]) -> dict[str, Any]:
         "skip_reason": file.skip_reason,
         "steps": [_step(step) for step in file.steps],
     }
-    hidden = tuple(secrets)
-    return _masked(data, hidden, masker(hidden, file.own_text))
 
 
 def _step(step: StepResult) -> dict[str, Any]:
