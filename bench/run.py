@@ -21,7 +21,9 @@ printed, with the ratios apirun / raw loop and issue 16's targets (TARGETS):
     scale-out         50 files x 10 steps, 20 ms server: --jobs 8 target >= 6x faster,
                       pytest -n 4                                 target >= 2.5x faster
 
-and, for information, ``apirun --version`` against ``python -c "import requests"``.
+and, for information, ``apirun --version`` against ``python -c "import requests"``, and the
+scale-out suite hand-written (HAND_SCALE, HAND_TEST), whose own speed-ups say what the
+machine allows.
 ``--only workload,tls,scale`` picks sections. bench/README.md says exactly what each measures.
 
 Peak memory is each child's own ``ru_maxrss``, from ``os.wait4()`` on its pid. Linux carries
