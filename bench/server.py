@@ -281,8 +281,13 @@ def main(argv: list[str] | None = None) -> int:
     async def run() -> None:
         loop = asyncio.get_running_loop()
         stop = loop.create_future()
+
+        def stopping() -> None:
+            if not stop.done():
+                stop.set_result(None)
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
+            loop.add_signal_handler(sig, stopping)
         if args.exit_on_stdin_eof:
             stdin = sys.stdin.fileno()
 
