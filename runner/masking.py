@@ -159,7 +159,7 @@ def _mask_cookies(value: str, set_cookie: bool) -> str:
 def mask(text: str, secrets: Iterable[str], keep: Iterable[str] = ()) -> str:
     """Replace every secret value in ``text``, in any of its written forms, where it
     stands as a value; the ``keep`` strings (the spec's own names) are left as written."""
-    wanted = frozenset(s for s in secrets if len(s) >= MIN_MASKED_LENGTH)
+    wanted = _maskable(secrets)
     if not wanted or not text:
         return text
     forms, prefixes = _prepared(wanted)
@@ -188,7 +188,7 @@ def masker(secrets: Iterable[str], keep: Iterable[str] = ()) -> Callable[[str], 
     """``mask`` with these secrets and kept words, for many texts (a report's every
     string): what does not depend on the text is worked out once, and a text that holds no
     form of a secret (most) comes back at once."""
-    wanted = frozenset(s for s in secrets if len(s) >= MIN_MASKED_LENGTH)
+    wanted = _maskable(secrets)
     if not wanted:
         return _unchanged
     forms, prefixes = _prepared(wanted)
@@ -208,7 +208,7 @@ def may_hold_secret(json_text: str, secrets: Iterable[str]) -> bool:
     them, asked of the value's JSON text (``ensure_ascii=False``). False is certain: a
     string holding a form of a secret holds it JSON-escaped in the text (escaping is char by
     char), a number that is a secret is written as itself, and a cut value's mark shows."""
-    wanted = frozenset(s for s in secrets if len(s) >= MIN_MASKED_LENGTH)
+    wanted = _maskable(secrets)
     if not wanted:
         return False
     forms, prefixes = _prepared(wanted)
@@ -222,6 +222,11 @@ def may_hold_secret(json_text: str, secrets: Iterable[str]) -> bool:
 @lru_cache(maxsize=1024)
 def _json_escaped(form: str) -> str:
     return json.dumps(form, ensure_ascii=False)[1:-1]
+
+
+def _maskable(secrets: Iterable[str]) -> frozenset[str]:
+    """The secrets long enough to be masked by value (mask, masker and may_hold_secret)."""
+    return frozenset(s for s in secrets if len(s) >= MIN_MASKED_LENGTH)
 
 
 def _unchanged(text: str) -> str:
