@@ -630,6 +630,47 @@ def test_scale_file_{number:02d}():
             assert response.json()["users"][0]["name"] == "admin"
 '''
 
+# What going parallel itself costs on the machine at hand: the same 50 files doing nothing
+# but wait as long as the server makes them (steps x delay), in processes that import
+# requests as every client of the suite does. What their parallel run takes beyond its
+# busiest thread's or worker's waiting is the interpreter, the import, and the threads or
+# the xdist workers starting: a cost no client of the suite avoids.
+WAIT_SCALE = '''\
+"""The cost of threads: each file only waits SECONDS, one after another (JOBS 1) or on a
+pool of JOBS threads, after the import of requests that any client pays."""
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import requests  # noqa: F401
+
+
+def main():
+    files, seconds, jobs = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+    if jobs == 1:
+        for _ in range(files):
+            time.sleep(seconds)
+    else:
+        with ThreadPoolExecutor(jobs) as pool:
+            list(pool.map(lambda _: time.sleep(seconds), range(files)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+'''
+
+WAIT_TEST = '''\
+"""One file of the scale-out suite as a pytest test that only waits: the cost of -n."""
+import time
+
+import requests  # noqa: F401
+
+
+def test_wait_file_{number:02d}():
+    time.sleep({seconds})
+'''
+
 HAND_LOOP = '''\
 """The floor for a requests-based runner: the benchmark workload as a hand-written loop."""
 import sys
@@ -1228,6 +1269,11 @@ RAW_SERIAL = "raw loop, 50 files"
 RAW_JOBS = f"raw loop, {SCALE_JOBS} threads"
 RAW_PYTEST = "pytest RAW_TESTS"
 RAW_PYTEST_N = f"pytest -n {SCALE_WORKERS} RAW_TESTS"
+# The same suite doing nothing but wait (WAIT_SCALE, WAIT_TEST): what no client can beat here.
+WAIT_SERIAL = "waiting only, 50 files"
+WAIT_JOBS = f"waiting only, {SCALE_JOBS} threads"
+WAIT_PYTEST = "pytest WAIT_TESTS"
+WAIT_PYTEST_N = f"pytest -n {SCALE_WORKERS} WAIT_TESTS"
 
 PYTEST_INI = """\
 # Written by bench/run.py: the scale-out row's own pytest configuration, so that no other
@@ -1288,6 +1334,11 @@ def raw_verdicts(path: Path) -> list[tuple[str, str]]:
     """(file's name, outcome) of every file HAND_SCALE ran, named as the spec files are."""
     passed = json.loads(path.read_text())
     return [(f"scale file {n:02d}", "passed" if ok else "failed") for n, ok in enumerate(passed)]
+
+
+def no_verdicts(_path: Path) -> list:
+    """The waiting rows check nothing; their exit code says they ran (Spawner.run)."""
+    return []
 
 
 def raw_test_verdicts(junit_path: Path) -> list[tuple[str, str]]:
@@ -1355,6 +1406,15 @@ def bench_scale(
         )
     hand = root / "hand_scale.py"
     hand.write_text(HAND_SCALE.format(timeout=TIMEOUT, token=bench_server.TOKEN))
+    wait_seconds = SCALE_STEPS * delay  # what the server makes one file wait
+    waits = root / "waits"  # the same suite as pytest tests that only wait
+    waits.mkdir()
+    for number in range(SCALE_FILES):
+        (waits / f"test_wait_{number:02d}.py").write_text(
+            WAIT_TEST.format(number=number, seconds=wait_seconds)
+        )
+    wait = root / "wait_scale.py"
+    wait.write_text(WAIT_SCALE)
     ini = root / "pytest.ini"
     ini.write_text(PYTEST_INI)
     apirun, _label = apirun_command()
@@ -1378,8 +1438,11 @@ def bench_scale(
         ]
         return [*argv, *(["-n", str(workers)] if workers else []), str(where)]
 
-    def raw_pytest_argv(workers: int, report_name: str) -> list[str]:
-        return pytest_argv(workers, tests, report_name, "-p", f"no:{PLUGIN}")
+    def raw_pytest_argv(workers: int, report_name: str, where: Path = tests) -> list[str]:
+        return pytest_argv(workers, where, report_name, "-p", f"no:{PLUGIN}")
+
+    def wait_argv(jobs: int) -> list[str]:
+        return [sys.executable, str(wait), str(SCALE_FILES), str(wait_seconds), str(jobs)]
 
     def raw_argv(jobs: int, report_name: str) -> list[str]:
         files, steps = str(SCALE_FILES), str(SCALE_STEPS)
@@ -1404,6 +1467,8 @@ def bench_scale(
         ),
         (RAW_SERIAL, raw_argv(1, "raw.json"), root / "raw.json", raw_verdicts),
         (RAW_JOBS, raw_argv(SCALE_JOBS, "raw_jobs.json"), root / "raw_jobs.json", raw_verdicts),
+        (WAIT_SERIAL, wait_argv(1), wait, no_verdicts),
+        (WAIT_JOBS, wait_argv(SCALE_JOBS), wait, no_verdicts),
     ]
     if pytest is not None:
         runs += [
@@ -1426,6 +1491,13 @@ def bench_scale(
                 root / "raw_workers.xml",
                 raw_test_verdicts,
             ),
+            (WAIT_PYTEST, raw_pytest_argv(0, "wait.xml", waits), root / "wait.xml", no_verdicts),
+            (
+                WAIT_PYTEST_N,
+                raw_pytest_argv(SCALE_WORKERS, "wait_workers.xml", waits),
+                root / "wait_workers.xml",
+                no_verdicts,
+            ),
         ]
     else:
         say(f"pytest rows skipped: {pytest_label}")
@@ -1441,6 +1513,7 @@ def bench_scale(
             raise BenchError(f"pytest did not run the specs: {log.read_text()[-2000:]}")
         # pytest rewrites the asserts of the raw tests once, into the bytecode cache
         spawner.run([*raw_pytest_argv(0, "warm.xml"), "--collect-only"], log)
+        spawner.run([*raw_pytest_argv(0, "warm.xml", waits), "--collect-only"], log)
     say(f"scale-out warm-up done; {len(runs)} commands x {args.scale_rounds} rounds follow")
 
     series = {label: Series() for label, *_ in runs}
@@ -1486,11 +1559,13 @@ def bench_scale(
         f"apirun's speed-up is {ratios['jobs'] / ratios['jobs raw']:.2f} of it"
     )
     waves = -(-SCALE_FILES // SCALE_JOBS)
-    floor_note = (
-        f"  (the sleeping floor: serial {steps * SCALE_DELAY_MS / 1000:.1f} s, --jobs "
-        f"{SCALE_JOBS} {waves * SCALE_STEPS * SCALE_DELAY_MS / 1000:.1f} s ({waves} files per "
-        f"worker): at most {SCALE_FILES / waves:.1f}x before start-up and CPU"
-    )
+    ratios["jobs wait"] = series[WAIT_SERIAL].wall / series[WAIT_JOBS].wall
+    waiting = [
+        f"  the same files only waiting {wait_seconds:.1f} s each, after importing requests: "
+        f"{SCALE_JOBS} threads / serial {ratios['jobs wait']:5.2f}x; the threads' run takes "
+        f"{series[WAIT_JOBS].wall - waves * wait_seconds * 1000:.0f} ms more than the busiest "
+        f"one's {waves} files wait"
+    ]
     if pytest is not None:
         serial_p = verdicts["pytest DIR"]
         workers_p = verdicts[f"pytest -n {SCALE_WORKERS} DIR"]
@@ -1510,13 +1585,16 @@ def bench_scale(
             f"faster; apirun's speed-up is {ratios['pytest'] / ratios['pytest raw']:.2f} of it"
         )
         pwaves = -(-SCALE_FILES // SCALE_WORKERS)
-        floor_note += (
-            f"; -n {SCALE_WORKERS} {pwaves * SCALE_STEPS * SCALE_DELAY_MS / 1000:.1f} s, at most "
-            f"{SCALE_FILES / pwaves:.1f}x"
+        ratios["pytest wait"] = series[WAIT_PYTEST].wall / series[WAIT_PYTEST_N].wall
+        waiting.append(
+            f"  the same as waiting tests: pytest -n {SCALE_WORKERS} / serial "
+            f"{ratios['pytest wait']:5.2f}x; the workers' run takes "
+            f"{series[WAIT_PYTEST_N].wall - pwaves * wait_seconds * 1000:.0f} ms more than the "
+            f"busiest one's {pwaves} tests wait ({os.cpu_count()} CPUs)"
         )
     else:
         out.append(f"  pytest rows skipped: {pytest_label}")
-    out.append(floor_note + ")")
+    out += waiting
     if same != "identical" or not raw_agree or (pytest is not None and not agree):
         raise BenchError("\n".join([*out, "the verdicts differ between serial and parallel runs"]))
     out += noise_note(series.values())
