@@ -1269,7 +1269,7 @@ RAW_SERIAL = "raw loop, 50 files"
 RAW_JOBS = f"raw loop, {SCALE_JOBS} threads"
 RAW_PYTEST = "pytest RAW_TESTS"
 RAW_PYTEST_N = f"pytest -n {SCALE_WORKERS} RAW_TESTS"
-# The same suite doing nothing but wait (WAIT_SCALE, WAIT_TEST): what no client can beat here.
+# The same suite doing nothing but wait (WAIT_SCALE, WAIT_TEST): what going parallel costs.
 WAIT_SERIAL = "waiting only, 50 files"
 WAIT_JOBS = f"waiting only, {SCALE_JOBS} threads"
 WAIT_PYTEST = "pytest WAIT_TESTS"
