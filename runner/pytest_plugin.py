@@ -8,7 +8,9 @@ pytest collects the ``.yaml``/``.yml`` files matching the ``apirun_files`` ini o
 (default ``test_*.yaml``, ``*.apirun.yaml`` and their ``.yml`` forms) or ``--apirun-glob``,
 and any spec file named on its command line. A matching file that is plainly not a spec
 (YAML without ``steps:``, a data file of another project, say) is left alone with a
-warning, so installing apirun never breaks another project's test run.
+warning, so installing apirun never breaks another project's test run. A spec that fails to
+collect stops the run before any spec sends a request, under pytest-xdist too (whose
+workers would otherwise run the rest).
 
 A file is one item, as a file is one session with steps that depend on each other: it
 passes when every step passes, and its failure report is the console's report of the
@@ -36,6 +38,8 @@ _SETTINGS = pytest.StashKey["_Settings | str"]()
 _SETUPS = pytest.StashKey[dict[str, Any]]()
 # Setup specs already run in this process: path → their FileResult.
 _SETUP_RESULTS = pytest.StashKey[dict[str, Any]]()
+# Spec files of this process that failed to collect, as messages show them.
+_BROKEN = pytest.StashKey[list[str]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -136,6 +140,13 @@ class SpecFile(pytest.File):
         self.named = named
 
     def collect(self) -> Iterator[pytest.Item]:
+        try:
+            yield from self._items()
+        except pytest.Collector.CollectError:
+            self.config.stash.setdefault(_BROKEN, []).append(shown_path(self.path, self.config))
+            raise
+
+    def _items(self) -> Iterator[pytest.Item]:
         from runner.errors import SpecError
         from runner.inputs import checked, completed, given_names
         from runner.loader import load_file
@@ -165,6 +176,30 @@ class SpecFile(pytest.File):
             except SpecError as exc:
                 raise self.CollectError(format_spec_error(exc, Style(False))) from None
         yield SpecItem.from_parent(self, name=spec.name, spec=spec, setup_spec=setup)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """A broken spec sends nothing under pytest-xdist too. pytest alone stops before the
+    first test when a file fails to collect; xdist's workers run the rest regardless. Every
+    worker collects every file, so each finds the broken one and deselects all it has
+    (``--continue-on-collection-errors`` runs the others, as it does without xdist)."""
+    broken = config.stash.get(_BROKEN, None)
+    if not broken or not hasattr(config, "workerinput"):
+        return
+    if config.getoption("continue_on_collection_errors"):
+        return
+    config.hook.pytest_deselected(items=list(items))
+    items.clear()
+    named = ", ".join(broken[:3]) + (f" and {len(broken) - 3} more" if len(broken) > 3 else "")
+    session.warn(
+        pytest.PytestWarning(
+            f"apirun: nothing ran, as {named} could not be collected (pytest stops the same "
+            "way without -n); --continue-on-collection-errors runs the other tests"
+        )
+    )
 
 
 def shown_path(path: Path, config: pytest.Config) -> str:

@@ -238,6 +238,27 @@ def test_an_undefined_variable_in_step_2_sends_nothing_as_with_apirun(pytester, 
     assert command == 2  # the command refuses it the same way
 
 
+def test_under_xdist_a_broken_spec_still_stops_every_spec(pytester, srv):
+    # pytest stops before the first test when a file fails to collect; pytest-xdist's
+    # workers would run the others anyway, sending their requests.
+    good = "- name: echo\n  request: {method: POST, url: /echo}\n"
+    pytester.makefile(".yaml", test_a=spec(srv, good), test_b=spec(srv, good))
+    pytester.makefile(".yaml", test_c=spec(srv, "- name: typo\n  request: {url: '/{{ nope }}'}\n"))
+    result = pytester.runpytest_subprocess(*PLUGIN, "-p", "xdist", "-n", "2")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(errors=1, warnings=2)  # one warning from each worker
+    text = result.stdout.str()
+    assert "undefined variable 'nope'" in text
+    assert "apirun: nothing ran, as test_c.yaml could not be collected" in text
+    assert srv.app.requests == []
+
+    result = pytester.runpytest_subprocess(
+        *PLUGIN, "-p", "xdist", "-n", "2", "--continue-on-collection-errors"
+    )
+    result.assert_outcomes(passed=2, errors=1)
+    assert len(srv.app.find("POST", "/echo")) == 2
+
+
 def test_a_broken_file_shows_its_shape_and_variable_problems_together(pytester, srv):
     pytester.makefile(".yaml", values="greeting: hello\n")
     steps = """
