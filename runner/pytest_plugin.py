@@ -10,7 +10,8 @@ and any spec file named on its command line. A matching file that is plainly not
 (YAML without ``steps:``, a data file of another project, say) is left alone with a
 warning, so installing apirun never breaks another project's test run. A spec that fails to
 collect stops the run before any spec sends a request, under pytest-xdist too (whose
-workers would otherwise run the rest).
+workers would otherwise run the rest). Its workers load each spec once between them
+(runner/shared_loads.py), though each collects every file.
 
 A file is one item, as a file is one session with steps that depend on each other: it
 passes when every step passes, and its failure report is the console's report of the
@@ -40,6 +41,10 @@ _SETUPS = pytest.StashKey[dict[str, Any]]()
 _SETUP_RESULTS = pytest.StashKey[dict[str, Any]]()
 # Spec files of this process that failed to collect, as messages show them.
 _BROKEN = pytest.StashKey[list[str]]()
+# pytest-xdist's controller: the run's folder of loaded specs (runner/shared_loads.py),
+# named to each worker in its workerinput under SHARED_KEY.
+_SHARED = pytest.StashKey[str]()
+SHARED_KEY = "apirun_loaded_specs"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -149,14 +154,14 @@ class SpecFile(pytest.File):
     def _items(self) -> Iterator[pytest.Item]:
         from runner.errors import SpecError
         from runner.inputs import checked, completed, given_names
-        from runner.loader import load_file
-        from runner.report.console import Style, format_spec_error
 
         settings = _settings(self.config, fail=False)
         setup = None
         try:
-            spec = load_file(shown_path(self.path, self.config))
+            spec = _load(self.config, self.path)
         except SpecError as exc:
+            from runner.report.console import Style, format_spec_error
+
             if not self.named and not looks_like_spec(self.path):
                 self.warn(
                     pytest.PytestCollectionWarning(
@@ -174,6 +179,8 @@ class SpecFile(pytest.File):
             try:
                 checked(spec, given_names(settings.options.variables, setup))
             except SpecError as exc:
+                from runner.report.console import Style, format_spec_error
+
                 raise self.CollectError(format_spec_error(exc, Style(False))) from None
         yield SpecItem.from_parent(self, name=spec.name, spec=spec, setup_spec=setup)
 
@@ -200,6 +207,49 @@ def pytest_collection_modifyitems(
             "way without -n); --continue-on-collection-errors runs the other tests"
         )
     )
+
+
+def _load(config: pytest.Config, path: Path) -> Any:
+    """The spec loaded (not yet checked): in a pytest-xdist worker, once for all workers
+    (runner/shared_loads.py); SpecError if it does not load."""
+    shown = shown_path(path, config)
+
+    def load() -> Any:
+        from runner.loader import load_file
+
+        return load_file(shown)
+
+    workerinput = getattr(config, "workerinput", None)
+    if not workerinput or SHARED_KEY not in workerinput:
+        return load()
+    from runner.shared_loads import folder_of, key_of, obtain
+
+    folder = folder_of(workerinput[SHARED_KEY])
+    key = key_of(path, shown) if folder is not None else None
+    if folder is None or key is None:
+        return load()
+    return obtain(folder, key, load)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist's controller, for each worker it starts: the folder where the workers
+    share the specs they load (runner/shared_loads.py), one per run."""
+    config = node.config
+    folder = config.stash.get(_SHARED, None)
+    if folder is None:
+        import tempfile
+
+        folder = config.stash[_SHARED] = tempfile.mkdtemp(prefix="apirun-specs-")
+    node.workerinput[SHARED_KEY] = folder
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    folder = config.stash.get(_SHARED, None)
+    if folder is not None:  # the controller, after its workers ended
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def shown_path(path: Path, config: pytest.Config) -> str:

@@ -259,6 +259,33 @@ def test_under_xdist_a_broken_spec_still_stops_every_spec(pytester, srv):
     assert len(srv.app.find("POST", "/echo")) == 2
 
 
+def test_under_xdist_the_workers_share_their_loads_and_leave_nothing(pytester, srv, monkeypatch):
+    temporary = pytester.path.parent / "tmp-of-the-run"
+    temporary.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temporary))  # where the controller makes the folder
+    good = "- name: echo\n  request: {method: POST, url: /echo}\n"
+    pytester.makefile(".yaml", **{f"test_{n}": spec(srv, good, name=f"file {n}") for n in "abcd"})
+    pytester.makeconftest(  # what each worker finds in the run's folder at its end
+        """
+        import os
+
+        def pytest_unconfigure(config):
+            given = getattr(config, "workerinput", None)
+            if given:
+                found = sorted(os.listdir(given["apirun_loaded_specs"]))
+                with open(f"seen-{given['workerid']}.txt", "w") as out:
+                    out.write(" ".join(found))
+        """
+    )
+    result = pytester.runpytest_subprocess(*PLUGIN, "-p", "xdist", "-n", "2")
+    result.assert_outcomes(passed=4)
+    assert len(srv.app.find("POST", "/echo")) == 4
+    for worker in ("gw0", "gw1"):
+        seen = (pytester.path / f"seen-{worker}.txt").read_text().split()
+        assert sum(name.endswith(".pickle") for name in seen) == 4  # each file loaded once
+    assert list(temporary.iterdir()) == []  # and the folder went with the run
+
+
 def test_a_broken_file_shows_its_shape_and_variable_problems_together(pytester, srv):
     pytester.makefile(".yaml", values="greeting: hello\n")
     steps = """
