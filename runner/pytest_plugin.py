@@ -20,7 +20,8 @@ reason); one whose steps passed but for expected failures (``xfail:``) is xfaile
 each step's reason; a step marked xfail that passes fails the file, as pytest's strict
 xfail. Tags of the file and its steps are keywords, so ``-k smoke`` selects by tag.
 Imported by nothing in runner, and it imports nothing of runner until a spec is collected,
-so it costs other projects' test runs nothing.
+so it costs other projects' test runs nothing (under pytest-xdist, an empty temporary
+folder made and removed).
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ it and leaves it there, pickled; the others take it, waiting for it if it is bei
 (workers collect in the same order, so they tend to come to a file together).
 
 What is shared is the loaded spec, before the check: each worker still checks it against
-the variables it knows. The key is the file's bytes and its path. A file that does not
+the variables it knows. The key is the file's bytes and its path (the files it includes
+are read by the worker that loads it, as the run goes on in one checkout). A file that does not
 load is not shared: each worker loads it and reports its own error; nor is a spec with a
 compiled JSON Schema (``expect.schema``), which does not pickle. The folder is made by
 ``tempfile.mkdtemp`` (mode 0700) and removed when the run ends; a worker takes nothing
