@@ -9,14 +9,14 @@ it and leaves it there, pickled; the others take it, waiting for it if it is bei
 (workers collect in the same order, so they tend to come to a file together).
 
 What is shared is the loaded spec, before the check: each worker still checks it against
-the variables it knows. The key is the file's bytes and its path (the files it includes
-are read by the worker that loads it, as the run goes on in one checkout). A file that does not
-load is not shared: each worker loads it and reports its own error; nor is a spec with a
-compiled JSON Schema (``expect.schema``), which does not pickle. The folder is made by
-``tempfile.mkdtemp`` (mode 0700) and removed when the run ends; a worker takes nothing
-from a folder that is not a directory of its own user's that only that user can write (a
-worker on another machine finds none, and loads as before). Anything unexpected, a pickle
-that fails either way, a claim not honoured within WAIT_SECONDS, means loading as usual.
+the variables it knows. The key is the file's bytes and its path (the files it includes are
+read by the worker that loads it, as the run goes on in one checkout). A file that does not
+load is not shared: each worker loads it and reports its own error; nor is one holding a
+value that does not pickle. The folder is made by ``tempfile.mkdtemp`` (mode 0700) and
+removed when the run ends; a worker takes nothing from a folder that is not a directory of
+its own user's that only that user can write (a worker on another machine finds none, and
+loads as before). Anything unexpected, a pickle that fails either way, a claim not honoured
+within WAIT_SECONDS, means loading as usual.
 """
 
 from __future__ import annotations

@@ -45,6 +45,15 @@ class BodySchema(Record):
     draft: str
     validator: Any = field(repr=False, compare=False)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its schema and its draft's validator class: the compiled validator
+        holds local functions (referencing's), and pytest-xdist's workers share loaded
+        specs as pickles (runner/shared_loads.py)."""
+        return (
+            _validator_again,
+            (self.label, self.draft, type(self.validator), self.validator.schema),
+        )
+
     def violations(self, document: Any) -> list[str]:
         """Each way the document breaks the schema, as ``$.json.path: message``; the list
         ends with a count line when there are more than SHOWN. Raises SchemaProblem when the
@@ -59,6 +68,13 @@ class BodySchema(Record):
         if len(errors) > SHOWN:
             found.append(f"… and more (the first {SHOWN} are shown)")
         return found
+
+
+def _validator_again(label: str, draft: str, cls: Any, schema: Any) -> BodySchema:
+    """A BodySchema unpickled: its schema was checked when the spec was loaded."""
+    from referencing import Registry
+
+    return BodySchema(label, draft, cls(schema, registry=Registry()))
 
 
 def read_schema_file(path: Path, label: str) -> Any:
