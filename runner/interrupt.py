@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from types import FrameType
 
@@ -25,18 +26,30 @@ class Interrupted(BaseException):  # noqa: N818 - like KeyboardInterrupt, not an
     """Raised in the main thread's request in flight when a stop signal arrives."""
 
 
+# How soon a wait notices a stop signal. The handler cannot wake a wait at once: see Stop.
+POLL_SECONDS = 0.05
+
+
 class Stop:
-    """Whether, and by which signal, the run was asked to stop. Shared by every thread."""
+    """Whether, and by which signal, the run was asked to stop. Shared by every thread.
+
+    The signal handler only sets a flag. It runs in the main thread between two bytecodes,
+    possibly while that thread holds the lock of the Event its waits use (inside
+    ``Event.wait``, as it leaves); setting the Event there would wait for that lock forever,
+    and Ctrl-C would hang the run. So waits look at the flag every POLL_SECONDS; a request
+    made outside a handler (``request()``) also sets the Event, which wakes them at once.
+    """
 
     def __init__(self) -> None:
-        self._requested = threading.Event()
+        self._requested = threading.Event()  # wakes the waits; the flag is the truth
+        self._flag = False
         self.skip_cleanup = False
         self.signal_number: int | None = None
         self._sending = False  # the main thread is inside Transport.send
 
     @property
     def requested(self) -> bool:
-        return self._requested.is_set()
+        return self._flag
 
     @property
     def signal_name(self) -> str:
@@ -51,16 +64,25 @@ class Stop:
 
     def request(self, number: int | None = None) -> None:
         """Ask the run to stop (again: skip the finally steps not yet started)."""
-        if self.requested:
+        self._note(number)
+        self._requested.set()
+
+    def _note(self, number: int | None) -> None:
+        """The request itself: attribute stores only, no lock (safe in a signal handler)."""
+        if self._flag:
             self.skip_cleanup = True
         else:
             self.signal_number = number
-            self._requested.set()
+            self._flag = True
 
     def wait(self, seconds: float) -> None:
         """Sleep (a step's delay, retry's wait) that a stop request cuts short."""
-        if seconds > 0:
-            self._requested.wait(seconds)
+        deadline = time.monotonic() + seconds
+        while not self._flag:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._requested.wait(min(remaining, POLL_SECONDS))
 
     @contextlib.contextmanager
     def sending(self) -> Iterator[None]:
@@ -75,7 +97,7 @@ class Stop:
             self._sending = False
 
     def _handle(self, number: int, frame: FrameType | None) -> None:
-        self.request(number)
+        self._note(number)  # never self._requested.set() here: see the class docstring
         if self._sending:
             self._sending = False  # raised once: the exception leaves the request
             raise Interrupted(signal.Signals(number).name)

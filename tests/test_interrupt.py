@@ -5,15 +5,19 @@ written, and the exit code says which signal — the real command, against tests
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 from helpers import write_spec
 from server import FakeKeystone, start_server
+
+ROOT_DIR = Path(__file__).resolve().parent.parent  # so that the children import this runner
 
 
 @pytest.fixture
@@ -223,3 +227,45 @@ def test_an_exception_in_a_step_is_that_steps_internal_error(srv, tmp_path, jobs
     assert json.loads(json_report_bytes(result, set()))["files"][1]["steps"][1]["error"][
         "kind"
     ] == ("internal")
+
+
+WAITING = """
+import sys
+from runner.interrupt import Stop, handling_signals
+
+stop = Stop()
+with handling_signals(stop):
+    print("ready", flush=True)
+    while not stop.requested:  # as a step's delay or the watch's poll waits, only tighter
+        stop.wait(0.00001)
+sys.exit(stop.exit_code)
+"""
+
+
+def test_a_signal_that_lands_while_a_wait_holds_its_lock_still_stops_it(tmp_path):
+    # The handler runs in the main thread between two bytecodes, sometimes while that
+    # thread holds the lock of the Event it waits on: setting the Event there hung for good.
+    script = tmp_path / "waiting.py"
+    script.write_text(WAITING)
+    children = [
+        subprocess.Popen(
+            [sys.executable, str(script)],
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT_DIR)},
+        )
+        for _ in range(40)
+    ]
+    try:
+        for child in children:
+            assert child.stdout is not None and child.stdout.readline() == "ready\n"
+        for number, child in enumerate(children):
+            time.sleep(0.001 * (number % 5))  # land at different points of the wait
+            child.send_signal(signal.SIGINT)
+        codes = [child.wait(10) for child in children]
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+    assert codes == [130] * len(children)
