@@ -46,6 +46,8 @@ _BROKEN = pytest.StashKey[list[str]]()
 # named to each worker in its workerinput under SHARED_KEY.
 _SHARED = pytest.StashKey[str]()
 SHARED_KEY = "apirun_loaded_specs"
+# A worker's view of that folder: the Path, or None when it has none it can use.
+_SHARED_FOLDER = pytest.StashKey[Any]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -220,16 +222,28 @@ def _load(config: pytest.Config, path: Path) -> Any:
 
         return load_file(shown)
 
-    workerinput = getattr(config, "workerinput", None)
-    if not workerinput or SHARED_KEY not in workerinput:
+    folder = _shared_folder(config)
+    if folder is None:
         return load()
-    from runner.shared_loads import folder_of, key_of, obtain
+    from runner.shared_loads import key_of, obtain
 
-    folder = folder_of(workerinput[SHARED_KEY])
-    key = key_of(path, shown) if folder is not None else None
-    if folder is None or key is None:
-        return load()
-    return obtain(folder, key, load)
+    key = key_of(path, shown)
+    return load() if key is None else obtain(folder, key, load)
+
+
+def _shared_folder(config: pytest.Config) -> Any:
+    """In a pytest-xdist worker, the run's folder of loaded specs if it can be used (looked
+    at once per worker); else None."""
+    found = config.stash.get(_SHARED_FOLDER, False)
+    if found is False:
+        found = None
+        workerinput = getattr(config, "workerinput", None)
+        if workerinput and SHARED_KEY in workerinput:
+            from runner.shared_loads import folder_of
+
+            found = folder_of(workerinput[SHARED_KEY])
+        config.stash[_SHARED_FOLDER] = found
+    return found
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -70,17 +70,16 @@ def key_of(path: Path, shown: str) -> str | None:
 def obtain(folder: Path, key: str, load: Callable[[], Spec]) -> Spec:
     """The spec under ``key``: another worker's, or ``load()``'s, left for the others.
     ``load`` may raise (a spec error): then the others load the file themselves."""
-    shared = folder / f"{key}.pickle"
+    shared, failed = folder / f"{key}.pickle", folder / f"{key}.failed"
     spec = _take(shared)
     if spec is not None:
         return spec
     try:
         os.close(os.open(folder / f"{key}.claim", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     except FileExistsError:  # another worker is loading it
-        return _wait(shared, folder / f"{key}.failed") or load()
+        return _wait(shared, failed) or load()
     except OSError:
         return load()
-    failed = folder / f"{key}.failed"
     try:
         spec = load()
     except BaseException:

@@ -72,9 +72,14 @@ class BodySchema(Record):
 
 def _validator_again(label: str, draft: str, cls: Any, schema: Any) -> BodySchema:
     """A BodySchema unpickled: its schema was checked when the spec was loaded."""
+    return BodySchema(label, draft, _validator(cls, schema))
+
+
+def _validator(cls: Any, schema: Any) -> Any:
+    """The draft's validator of a checked schema; ``$ref`` resolves within the schema only."""
     from referencing import Registry
 
-    return BodySchema(label, draft, cls(schema, registry=Registry()))
+    return cls(schema, registry=Registry())
 
 
 def read_schema_file(path: Path, label: str) -> Any:
@@ -132,7 +137,6 @@ def compile_body_schema(schema: Any, label: str) -> BodySchema:
 
     from jsonschema import validators
     from jsonschema.exceptions import SchemaError
-    from referencing import Registry
 
     uri = schema.get("$schema", DEFAULT_DRAFT) if isinstance(schema, dict) else DEFAULT_DRAFT
     if not isinstance(uri, str):
@@ -157,7 +161,7 @@ def compile_body_schema(schema: Any, label: str) -> BodySchema:
             + (f" at {where}" if where else ""),
             tuple(exc.absolute_path),
         ) from None
-    compiled = BodySchema(label, draft, cls(schema, registry=Registry()))
+    compiled = BodySchema(label, draft, _validator(cls, schema))
     _compiled[key] = compiled
     return compiled
 
