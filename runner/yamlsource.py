@@ -232,6 +232,7 @@ class _Builder:
         self.constructors = scalars
         self.json_only = scalars is _SCALARS_12
         self.scalars = SafeConstructor()  # YAML 1.1's constructors are its methods
+        self.resolved: dict[tuple[str, Any], str] = {}  # (plain value, implicit) → its tag
 
     def document(self) -> Any:
         """The stream's one document (None when empty); another document is an error."""
@@ -241,7 +242,7 @@ class _Builder:
         start = None
         if not loader.check_event(yaml.StreamEndEvent):
             start = loader.get_event()  # document start
-            value = self.build()[0]
+            value = self.build(loader.get_event())[0]
             loader.get_event()  # document end
         if not loader.check_event(yaml.StreamEndEvent):
             event = loader.get_event()
@@ -254,10 +255,10 @@ class _Builder:
         loader.get_event()  # stream end
         return value
 
-    def build(self) -> tuple[Any, int, Any]:
-        """The value whose events come next, how many values it holds (aliases expanded; a
-        long string counts once per KiB where an alias repeats it), and its start mark."""
-        event = self.loader.get_event()
+    def build(self, event: Any) -> tuple[Any, int, Any]:
+        """The value that ``event`` starts (its events follow), how many values it holds
+        (aliases expanded; a long string counts once per KiB where an alias repeats it), and
+        its start mark."""
         kind = type(event)
         if kind is yaml.AliasEvent:
             return self.alias(event)
@@ -284,7 +285,10 @@ class _Builder:
     def scalar(self, event: Any) -> Any:
         tag = event.tag
         if tag is None or tag == "!":
-            tag = self.loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+            key = (event.value, event.implicit)  # keys and values repeat: resolve each once
+            tag = self.resolved.get(key)
+            if tag is None:
+                tag = self.resolved[key] = self.loader.resolve(yaml.ScalarNode, *key)
         if tag == _STR:
             return event.value
         node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
@@ -356,15 +360,18 @@ class _Builder:
         key_marks, value_marks = data._key_marks, data._value_marks
         merged: list[LocDict] = []
         size = 1
-        while not loader.check_event(yaml.MappingEndEvent):
-            key_event = loader.peek_event()
-            if type(key_event) is yaml.ScalarEvent and self._merges(key_event):
-                loader.get_event()
-                value, value_size, value_mark = self.build()
+        get_event = loader.get_event
+        while True:
+            key_event = get_event()
+            kind = type(key_event)
+            if kind is yaml.MappingEndEvent:
+                break
+            if kind is yaml.ScalarEvent and self._merges(key_event):
+                value, value_size, value_mark = self.build(get_event())
                 merged += self._to_merge(value, value_mark)
                 size += 1 + value_size
                 continue
-            key, key_size, key_mark = self.build()
+            key, key_size, key_mark = self.build(key_event)
             try:
                 hash(key)
             except TypeError:
@@ -376,11 +383,10 @@ class _Builder:
                 raise ConstructorError(
                     None, None, f"duplicate key {key!r} (first at line {line})", key_mark
                 )
-            value, value_size, value_marks[key] = self.build()
+            value, value_size, value_marks[key] = self.build(get_event())
             data[key] = value
             key_marks[key] = key_mark
             size += key_size + value_size
-        loader.get_event()  # mapping end
         if merged:
             data = self._merged(data, merged)
         return data, size
@@ -427,13 +433,15 @@ class _Builder:
         data.position = (start.start_mark.line + 1, start.start_mark.column + 1)
         marks = data._item_marks
         size = 1
-        while not loader.check_event(yaml.SequenceEndEvent):
-            value, value_size, mark = self.build()
+        get_event = loader.get_event
+        while True:
+            event = get_event()
+            if type(event) is yaml.SequenceEndEvent:
+                return data, size
+            value, value_size, mark = self.build(event)
             data.append(value)
             marks.append(mark)
             size += value_size
-        loader.get_event()  # sequence end
-        return data, size
 
 
 def plain(value: Any) -> Any:
