@@ -26,6 +26,7 @@ __all__ = [
     "run_process",
     "apirun_command",
     "write_spec",
+    "write_gc_app",
 ]
 
 
@@ -139,3 +140,33 @@ def failure_lines(text: str, path: Path | str) -> list[tuple[str, int]]:
                 found.append((stripped[2:], int(match.group(1))))
                 break
     return found
+
+
+GC_APP = """\
+import gc, json
+
+
+def application(environ, start_response):
+    state = {"enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps(state).encode()]
+"""
+
+GC_SPEC = """\
+base_url: http://gc.test
+steps:
+  - name: collector state
+    request: {url: /}
+    expect:
+      jsonpath:
+        $.enabled: true
+        $.frozen: {gt: 1000}
+"""
+
+
+def write_gc_app(directory: Path) -> Path:
+    """``gcstate.py``, a WSGI app that answers with the garbage collector's state in its
+    process (``--app gcstate:application``, run from ``directory``), and ``spec.yaml``,
+    which passes when the collector is on and start-up's objects are frozen."""
+    (directory / "gcstate.py").write_text(GC_APP, encoding="utf-8")
+    return write_spec(directory, GC_SPEC)

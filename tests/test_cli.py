@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-from helpers import run_process, write_spec
+from helpers import run_process, write_gc_app, write_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
@@ -210,28 +209,7 @@ def test_the_command_collects_garbage_again_while_its_steps_run(tmp_path):
     """The command pauses the garbage collector for its start-up (imports, loading and
     checking): its steps run with the collector on again, start-up's objects frozen out of
     its walks (runner/cli.py). The app, in apirun's process, says what it sees."""
-    (tmp_path / "gcstate.py").write_text(
-        "import gc, json\n"
-        "def application(environ, start_response):\n"
-        '    state = {"enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}\n'
-        '    start_response("200 OK", [("Content-Type", "application/json")])\n'
-        "    return [json.dumps(state).encode()]\n",
-        encoding="utf-8",
-    )
-    spec = write_spec(
-        tmp_path,
-        """
-        base_url: http://gc.test
-        steps:
-          - name: collector state
-            request: {url: /}
-            expect:
-              jsonpath:
-                $.enabled: true
-                $.frozen: {gt: 1000}
-        """,
-    )
-    path = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
-    result = run_process("--app", "gcstate:application", str(spec), env={"PYTHONPATH": path})
+    spec = write_gc_app(tmp_path)
+    result = run_process("--app", "gcstate:application", spec.name, cwd=tmp_path)
     assert result.code == 0, result.text
     assert "1 passed" in result.text

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import apirun_command, run_process, write_spec
+from helpers import apirun_command, run_process, write_gc_app, write_spec
 from server import FakeKeystone, start_server
 
 TIMEOUT = 10.0  # seconds any one awaited thing may take
@@ -146,6 +146,19 @@ def test_an_included_file_is_watched_and_so_is_one_included_later(srv, tmp_path,
     wait_for_request(srv, "/echo/b2")
     child.wait(child.err, "watching 3 files", 2)
     assert len(srv.app.find(path="/echo/a2")) == 3  # each run ran the whole file
+    assert child.stop() == 130
+
+
+def test_a_watch_collects_garbage_on_every_run(tmp_path, watching):
+    """A watch may go on for hours: its runs have the garbage collector on, although the
+    command paused it while it started (runner/cli.py). The app, in apirun's process, says
+    what it sees on the first run and on the next."""
+    spec = write_gc_app(tmp_path)
+    child = watching("--watch", "--app", "gcstate:application", spec.name)
+    child.wait(child.out, "1 passed, 0 failed, 0 skipped")
+    rewrite(spec, "collector state", "collector state again")
+    child.wait(child.out, "1 passed, 0 failed, 0 skipped", 2)
+    assert "PASS   collector state again" in "\n".join(child.out)
     assert child.stop() == 130
 
 
