@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 from helpers import line_of, run_cli, run_process, write_spec
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from runner.atomicfile import write_atomic
 
@@ -433,3 +435,41 @@ def test_the_json_report_rendered_as_files_finish_is_the_one_rendered_at_once(sr
     assert json_report_bytes(result, secrets, FileParts(set())) == whole
     empty = type(result)()
     assert json_report_bytes(empty, secrets, FileParts(secrets)) == json_report_bytes(empty)
+
+
+_KEYS = st.one_of(st.text(), st.integers(), st.floats(), st.booleans(), st.none())
+_LEAVES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),  # NaN and ±Infinity too, as json writes them by default
+    st.text(),  # any code point, control characters and quotes included
+    st.frozensets(st.integers(), max_size=3),  # no JSON value: json's default=repr
+)
+_VALUES = st.recursive(
+    _LEAVES,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.tuples(inner, inner),
+        st.dictionaries(_KEYS, inner, max_size=4),
+    ),
+    max_leaves=30,
+)
+
+
+@given(_VALUES)
+@settings(max_examples=300, deadline=None)
+def test_the_json_report_writes_the_text_jsons_indenting_encoder_writes(value):
+    """The report's own writer (json_report._dumps, faster) gives json.dumps's text exactly."""
+    from runner.report.json_report import _dumps
+
+    assert _dumps(value) == json.dumps(value, indent=2, ensure_ascii=False, default=repr)
+
+
+def test_the_json_report_refuses_a_key_json_refuses():
+    from runner.report.json_report import _dumps
+
+    with pytest.raises(TypeError, match="keys must be str, int, float, bool or None, not tuple"):
+        _dumps({(1, 2): "a"})
+    with pytest.raises(TypeError, match="not tuple"):
+        json.dumps({(1, 2): "a"}, indent=2)

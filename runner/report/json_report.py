@@ -98,7 +98,86 @@ class FileParts:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False, default=repr)
+    """``json.dumps(value, indent=2, ensure_ascii=False, default=repr)``: the same text for any
+    value without a reference cycle, written directly. With ``indent``, json leaves its C
+    encoder for the pure-Python one, whose nested generators hand every piece up through
+    each level: a 500-step file took 20 ms (the C encoder, unindented: 5 ms)."""
+    out: list[str] = []
+    _write(value, out, "\n")
+    return "".join(out)
+
+
+def _write(value: Any, out: list[str], newline: str) -> None:
+    """``value`` as json's encoder writes it at the indent that ``newline`` ends with."""
+    if isinstance(value, str):
+        out.append(_string(value))
+    elif value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif isinstance(value, int):
+        out.append(int.__repr__(value))
+    elif isinstance(value, float):
+        out.append(_float(value))
+    elif isinstance(value, list | tuple):
+        if not value:
+            out.append("[]")
+            return
+        inner = newline + "  "
+        out.append("[")
+        separator = inner
+        for item in value:
+            out.append(separator)
+            separator = "," + inner
+            _write(item, out, inner)
+        out.append(newline + "]")
+    elif isinstance(value, dict):
+        if not value:
+            out.append("{}")
+            return
+        inner = newline + "  "
+        out.append("{")
+        separator = inner
+        for key, item in value.items():
+            out.append(separator + _string(_key(key)) + ": ")
+            separator = "," + inner
+            _write(item, out, inner)
+        out.append(newline + "}")
+    else:
+        _write(repr(value), out, newline)  # json's default=repr
+
+
+def _key(key: Any) -> str:
+    """A mapping key as json turns it into a string (skipkeys=False)."""
+    if isinstance(key, str):
+        return key
+    if isinstance(key, float):
+        return _float(key)
+    if key is True:
+        return "true"
+    if key is False:
+        return "false"
+    if key is None:
+        return "null"
+    if isinstance(key, int):
+        return int.__repr__(key)
+    raise TypeError(f"keys must be str, int, float, bool or None, not {key.__class__.__name__}")
+
+
+def _float(value: float) -> str:
+    if value != value:
+        return "NaN"
+    if value == _INFINITY:
+        return "Infinity"
+    if value == -_INFINITY:
+        return "-Infinity"
+    return float.__repr__(value)
+
+
+_INFINITY = float("inf")
+_string = json.encoder.encode_basestring  # ensure_ascii=False: json's C function when there is one
 
 
 def _encoded(text: str) -> bytes:
