@@ -121,30 +121,25 @@ def _write(value: Any, out: list[str], newline: str) -> None:
         out.append(int.__repr__(value))
     elif isinstance(value, float):
         out.append(_float(value))
-    elif isinstance(value, list | tuple):
+    elif isinstance(value, list | tuple | dict):
+        mapping = isinstance(value, dict)
+        opening, closing = ("{", "}") if mapping else ("[", "]")
         if not value:
-            out.append("[]")
+            out.append(opening + closing)
             return
         inner = newline + "  "
-        out.append("[")
+        out.append(opening)
         separator = inner
-        for item in value:
-            out.append(separator)
+        entries: Iterable[Any] = value.items() if isinstance(value, dict) else value
+        for item in entries:
+            if mapping:
+                key, item = item
+                out.append(separator + _string(_key(key)) + ": ")
+            else:
+                out.append(separator)
             separator = "," + inner
             _write(item, out, inner)
-        out.append(newline + "]")
-    elif isinstance(value, dict):
-        if not value:
-            out.append("{}")
-            return
-        inner = newline + "  "
-        out.append("{")
-        separator = inner
-        for key, item in value.items():
-            out.append(separator + _string(_key(key)) + ": ")
-            separator = "," + inner
-            _write(item, out, inner)
-        out.append(newline + "}")
+        out.append(newline + closing)
     else:
         _write(repr(value), out, newline)  # json's default=repr
 
